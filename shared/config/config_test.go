@@ -1,0 +1,95 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "defaults",
+			env:  map[string]string{"DATABASE_URL": "postgres://x/db"},
+			check: func(t *testing.T, c Config) {
+				if c.DBMaxConns != 16 || c.AuditBatch != 256 || c.RedisPrefix != "rdc:" {
+					t.Errorf("defaults not applied: %+v", c)
+				}
+				if c.OAuthJWKSURL != "http://127.0.0.1:8080/function/oauth-token/jwks" {
+					t.Errorf("jwks url derived from issuer: got %q", c.OAuthJWKSURL)
+				}
+			},
+		},
+		{
+			name: "jwks follows issuer",
+			env:  map[string]string{"DATABASE_URL": "postgres://x/db", "OAUTH_ISSUER": "https://idp.example/realm/"},
+			check: func(t *testing.T, c Config) {
+				if c.OAuthJWKSURL != "https://idp.example/realm/jwks" {
+					t.Errorf("got %q", c.OAuthJWKSURL)
+				}
+			},
+		},
+		{name: "database required", env: map[string]string{}, wantErr: "DATABASE_URL"},
+		{name: "bad bool", env: map[string]string{"DATABASE_URL": "x", "S3_USE_SSL": "maybe"}, wantErr: "S3_USE_SSL"},
+		{name: "bad conns", env: map[string]string{"DATABASE_URL": "x", "DB_MAX_CONNS": "0"}, wantErr: "DB_MAX_CONNS"},
+		{name: "bad batch", env: map[string]string{"DATABASE_URL": "x", "AUDIT_BATCH": "lots"}, wantErr: "AUDIT_BATCH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(envOf(tt.env), Secrets{Getenv: envOf(tt.env)})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("want error naming %s, got %v", tt.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestSecretsOrder(t *testing.T) {
+	openfaas, local := t.TempDir(), t.TempDir()
+	env := envOf(map[string]string{"S3_SECRET_KEY": "from-env"})
+	s := Secrets{Dirs: []string{openfaas, local}, Getenv: env}
+
+	if v, _ := s.Get("s3-secret-key", "S3_SECRET_KEY"); v != "from-env" {
+		t.Fatalf("env fallback: got %q", v)
+	}
+	os.WriteFile(filepath.Join(local, "s3-secret-key"), []byte("from-local\n"), 0o600)
+	if v, _ := s.Get("s3-secret-key", "S3_SECRET_KEY"); v != "from-local" {
+		t.Fatalf("local folder before env: got %q", v)
+	}
+	os.WriteFile(filepath.Join(openfaas, "s3-secret-key"), []byte("from-openfaas"), 0o600)
+	if v, _ := s.Get("s3-secret-key", "S3_SECRET_KEY"); v != "from-openfaas" {
+		t.Fatalf("openfaas mount first: got %q", v)
+	}
+	if _, err := s.Get("missing", "MISSING"); !errors.Is(err, ErrNoSecret) {
+		t.Fatalf("missing secret: got %v", err)
+	}
+}
+
+func TestConfigNeverPrintsSecrets(t *testing.T) {
+	c, err := Load(envOf(map[string]string{"DATABASE_URL": "postgres://u:hunter2@h/db", "S3_SECRET_KEY": "s3cr3t"}),
+		Secrets{Getenv: envOf(map[string]string{"DATABASE_URL": "postgres://u:hunter2@h/db", "S3_SECRET_KEY": "s3cr3t"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(c)
+	if strings.Contains(string(b), "hunter2") || strings.Contains(string(b), "s3cr3t") {
+		t.Fatalf("secret in JSON form: %s", b)
+	}
+}

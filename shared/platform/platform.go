@@ -1,0 +1,143 @@
+// Package platform holds the clients a function process shares: the PostgreSQL
+// pool, Redis, the token verifier, the audit writer and the logger.
+//
+// They are created once per process, on the first request, and shared by every
+// function the process serves (one in OpenFaaS, all of them in the local
+// gateway), so connections are pooled per process, not per function. Nothing
+// here connects eagerly: a process starts while a dependency is down and
+// recovers when it comes back.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/config"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/logging"
+)
+
+// Platform is the set of shared clients.
+type Platform struct {
+	Config   config.Config
+	DB       *pgxpool.Pool
+	Redis    *redis.Client // nil when no Redis is configured: callers degrade
+	Verifier *auth.Verifier
+	Audit    *audit.Writer
+	Subjects audit.Subjects
+	Log      *slog.Logger
+}
+
+// New builds a Platform from cfg without connecting to anything.
+func New(cfg config.Config, log *slog.Logger) (*Platform, error) {
+	pool, err := db.Open(cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{Config: cfg, DB: pool, Log: log}
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			pool.Close()
+			return nil, errors.New("parse REDIS_URL: not a valid Redis URL")
+		}
+		// Redis is a cache and a lock service here: when it is slow or down,
+		// fail fast and fall back to PostgreSQL rather than wait.
+		opts.DialTimeout = 500 * time.Millisecond
+		opts.ReadTimeout = 500 * time.Millisecond
+		opts.WriteTimeout = 500 * time.Millisecond
+		opts.MaxRetries = 0
+		p.Redis = redis.NewClient(opts)
+	}
+	key, err := cfg.Secrets.Get("audit-subject-key", "AUDIT_SUBJECT_KEY")
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("audit subject key: %w", err)
+	}
+	p.Subjects = audit.NewSubjects([]byte(key))
+	p.Audit = audit.NewWriter(pool, cfg.AuditBatch)
+	p.Verifier = auth.NewVerifier(auth.VerifierConfig{
+		JWKSURL:  cfg.OAuthJWKSURL,
+		Issuer:   cfg.OAuthIssuer,
+		Audience: cfg.OAuthAudience,
+	})
+	return p, nil
+}
+
+// RedisKey namespaces a Redis key with the configured prefix.
+func (p *Platform) RedisKey(parts ...string) string {
+	k := p.Config.RedisPrefix
+	for i, part := range parts {
+		if i > 0 {
+			k += ":"
+		}
+		k += part
+	}
+	return k
+}
+
+// Close releases the clients.
+func (p *Platform) Close() {
+	if p.Audit != nil {
+		p.Audit.Close()
+	}
+	if p.Redis != nil {
+		_ = p.Redis.Close()
+	}
+	p.DB.Close()
+}
+
+// Ping checks PostgreSQL, the one dependency every function needs.
+func (p *Platform) Ping(ctx context.Context) error {
+	if err := p.DB.Ping(ctx); err != nil {
+		return db.Translate(fmt.Errorf("ping database: %w", err))
+	}
+	return nil
+}
+
+var (
+	mu      sync.Mutex
+	current *Platform
+)
+
+// Get returns the process's Platform, creating it from the environment on the
+// first call. A configuration error is returned (and retried on the next call),
+// never fatal, so the function can report it as a 503.
+func Get() (*Platform, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if current != nil {
+		return current, nil
+	}
+	cfg, err := config.Load(os.Getenv, config.DefaultSecrets())
+	if err != nil {
+		return nil, fmt.Errorf("load configuration: %w", err)
+	}
+	p, err := New(cfg, logging.Default())
+	if err != nil {
+		return nil, err
+	}
+	current = p
+	return p, nil
+}
+
+// Reset closes and forgets the process's Platform (used by the local gateway on
+// shutdown and by tests that change the environment).
+func Reset() {
+	mu.Lock()
+	defer mu.Unlock()
+	if current != nil {
+		current.Close()
+		current = nil
+	}
+}
