@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rdc-interop/faas/infra/demo"
+	"github.com/rdc-interop/faas/infra/devstack"
+	"github.com/rdc-interop/faas/infra/gateway"
+	"github.com/rdc-interop/faas/infra/registry"
+	"github.com/rdc-interop/faas/infra/services"
+	"github.com/rdc-interop/faas/infra/stackfile"
+	"github.com/rdc-interop/faas/infra/synth"
+	"github.com/rdc-interop/faas/shared/platform"
+)
+
+type upOptions struct {
+	addr    string
+	persons int
+	fresh   bool
+}
+
+const demoDatabase = "rdc"
+
+func up(ctx context.Context, o upOptions, log *slog.Logger) error {
+	start := time.Now()
+	stack, err := stackfile.Read("stack.yml")
+	if err != nil {
+		return fmt.Errorf("run make up from the repository root: %w", err)
+	}
+	fns, err := gateway.FromStack(stack, registry.Handlers())
+	if err != nil {
+		return err
+	}
+	// Take the port first: a busy port should fail before minutes of set-up.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("gateway address %s: %w (set GATEWAY_ADDR or -addr)", o.addr, err)
+	}
+	defer ln.Close()
+
+	local, _ := filepath.Abs(".local")
+	svc, err := services.Start(ctx, services.Options{Dir: filepath.Join(local, "stack"), Log: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			log.Error("stop services", "err", err)
+		}
+	}()
+	ep := svc.Endpoints()
+
+	if o.fresh {
+		if err := devstack.DropDatabase(ctx, ep.DatabaseURL, demoDatabase); err != nil {
+			return err
+		}
+	}
+	dbURL, err := devstack.EnsureDatabase(ctx, ep.DatabaseURL, demoDatabase)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	fixturesPath := filepath.Join(local, "fixtures.json")
+	if err := loadDemo(ctx, pool, o.persons, fixturesPath, log); err != nil {
+		return err
+	}
+	secretsDir, _ := filepath.Abs(".secrets")
+	if err := demo.EnsureSecrets(secretsDir); err != nil {
+		return fmt.Errorf("write secrets: %w", err)
+	}
+	issuer := "http://" + ln.Addr().String() + "/function/oauth-token"
+	clients, err := demo.Provision(ctx, pool, demo.Clients())
+	if err != nil {
+		return err
+	}
+	if err := demo.WriteJSON(filepath.Join(local, "clients.json"), demo.ClientsFile{TokenURL: issuer, Audience: "rdc-interop", Clients: clients}); err != nil {
+		return err
+	}
+
+	env := map[string]string{
+		"DATABASE_URL": dbURL, "REDIS_URL": ep.RedisURL, "SECRETS_DIR": secretsDir,
+		"S3_ENDPOINT": ep.S3Endpoint, "S3_ACCESS_KEY": ep.S3AccessKey, "S3_SECRET_KEY": ep.S3SecretKey,
+		"OAUTH_ISSUER": issuer, "OAUTH_AUDIENCE": "rdc-interop",
+	}
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
+	os.Unsetenv("OAUTH_JWKS_URL")
+	defer platform.Reset()
+
+	gw := gateway.New(fns, log)
+	log.Info("function set ready", "url", "http://"+ln.Addr().String()+"/function/<name>",
+		"functions", len(fns), "clients", filepath.Join(local, "clients.json"), "fixtures", fixturesPath,
+		"startup_s", time.Since(start).Round(100*time.Millisecond).Seconds())
+	for name, sched := range gw.Schedules() {
+		log.Info("scheduled", "function", name, "cron", sched)
+	}
+	err = gw.Serve(ctx, ln, 10*time.Second)
+	log.Info("stopping")
+	return err
+}
+
+// loadDemo loads the demo data set once; it is kept between runs of make up
+// (with the fixtures that describe it) unless -fresh is given.
+func loadDemo(ctx context.Context, pool *pgxpool.Pool, persons int, fixturesPath string, log *slog.Logger) error {
+	var n int64
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM componente").Scan(&n); err != nil {
+		return err
+	}
+	if _, err := os.Stat(fixturesPath); n > 0 && err == nil {
+		log.Info("demo data already loaded", "persons", n)
+		return nil
+	} else if n > 0 && !errors.Is(err, os.ErrNotExist) {
+		return err
+	} else if n > 0 {
+		return fmt.Errorf("%s is missing for the loaded data: run make up ARGS=-fresh", fixturesPath)
+	}
+	fx, stats, err := synth.Load(ctx, pool, synth.Options{Persons: persons, Seed: 1})
+	if err != nil {
+		return fmt.Errorf("load demo data: %w", err)
+	}
+	log.Info("demo data loaded", "persons", stats.Persons, "households", stats.Households, "s", stats.Elapsed.Seconds())
+	return demo.WriteJSON(fixturesPath, fx)
+}

@@ -1,0 +1,136 @@
+// Package demo provisions what a local run needs besides data: the OAuth2
+// clients of every partner (written to .local/clients.json for people and to
+// the database with hashed secrets), and the secrets of the function set.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rdc-interop/faas/shared/auth"
+)
+
+// Client is an OAuth2 client as registered, with its secret in clear: only
+// for the local clients.json, never stored as such.
+type Client struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Org          string   `json:"org"`
+	Scopes       []string `json:"scopes"`
+	AplRuolo     string   `json:"apl_ruolo,omitempty"`
+	Filiali      []string `json:"filiali,omitempty"`
+}
+
+// Clients are the partners of contract.md's local development contract.
+func Clients() []Client {
+	cs := []Client{
+		{ClientID: "gepi", Org: "GEPI", Scopes: []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read"}},
+		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read"}},
+		{ClientID: "mlps", Org: "MLPS", Scopes: []string{"rdc:export"}},
+		{ClientID: "regione-12", Org: "REGIONE:12", Scopes: []string{"rdc:export"}},
+		{ClientID: "regione-15", Org: "REGIONE:15", Scopes: []string{"rdc:export"}},
+	}
+	for _, apl := range []struct {
+		id      string
+		filiali []string
+	}{{"1001", []string{"1001-RM01", "1001-MI01", "1001-NA01"}}, {"1002", []string{"1002-TO01", "1002-BO01"}}} {
+		all := []string{"apl:offerte", "apl:candidature", "apl:cittadini"}
+		cs = append(cs,
+			Client{ClientID: "apl-" + apl.id + "-master", Org: "APL:" + apl.id, AplRuolo: "master", Filiali: apl.filiali, Scopes: append(all, "apl:report")},
+			Client{ClientID: "apl-" + apl.id + "-super", Org: "APL:" + apl.id, AplRuolo: "super", Filiali: apl.filiali, Scopes: append(all, "apl:report")},
+			Client{ClientID: "apl-" + apl.id + "-operatore", Org: "APL:" + apl.id, AplRuolo: "operatore", Filiali: apl.filiali[:1], Scopes: all},
+		)
+	}
+	return cs
+}
+
+// Provision registers cs with fresh secrets (replacing earlier ones) and
+// returns them with the secrets in clear.
+func Provision(ctx context.Context, pool *pgxpool.Pool, cs []Client) ([]Client, error) {
+	out := make([]Client, len(cs))
+	for i, c := range cs {
+		c.ClientSecret = auth.NewClientSecret()
+		hash, err := auth.HashSecret(c.ClientSecret)
+		if err != nil {
+			return nil, err
+		}
+		var ruolo *string
+		if c.AplRuolo != "" {
+			ruolo = &c.AplRuolo
+		}
+		filiali := c.Filiali
+		if filiali == nil {
+			filiali = []string{}
+		}
+		_, err = pool.Exec(ctx, `
+			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali)
+			VALUES ($1, $1, $2, $3, $4, $5, $6)
+			ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, org = EXCLUDED.org,
+				scopes = EXCLUDED.scopes, apl_ruolo = EXCLUDED.apl_ruolo, filiali = EXCLUDED.filiali, abilitato = true`,
+			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali)
+		if err != nil {
+			return nil, fmt.Errorf("register client %s: %w", c.ClientID, err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// ClientsFile is the shape of .local/clients.json.
+type ClientsFile struct {
+	TokenURL string   `json:"token_url"`
+	Audience string   `json:"audience"`
+	Clients  []Client `json:"clients"`
+}
+
+// WriteJSON writes v to path, readable by the owner only (it may hold secrets).
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// EnsureSecrets writes the function set's secrets into dir (as `faas-cli
+// local-run` mounts them) unless they are there already: the token signing
+// keys and the key of the audit trail's subject references.
+func EnsureSecrets(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	keys := filepath.Join(dir, "oauth-signing-keys")
+	if _, err := os.Stat(keys); errors.Is(err, os.ErrNotExist) {
+		k, err := auth.GenerateRSAKey()
+		if err != nil {
+			return err
+		}
+		pem, err := auth.NewKeyRing(k).MarshalPEM()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(keys, pem, 0o600); err != nil {
+			return err
+		}
+	}
+	subject := filepath.Join(dir, "audit-subject-key")
+	if _, err := os.Stat(subject); errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, 32)
+		rand.Read(b)
+		if err := os.WriteFile(subject, []byte(base64.RawURLEncoding.EncodeToString(b)), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
