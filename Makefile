@@ -5,7 +5,7 @@
 GO        ?= go
 DEVSTACK  := $(GO) run ./infra/cmd/devstack
 # Every package of every module of the workspace.
-PACKAGES  := ./shared/... ./functions/... ./infra/... ./test/...
+PACKAGES  := ./shared/... $(patsubst %,./%/...,$(wildcard functions/*)) ./infra/... ./test/...
 ARGS      ?=
 
 .DEFAULT_GOAL := help

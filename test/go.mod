@@ -1,3 +1,27 @@
 module github.com/rdc-interop/faas/test
 
 go 1.26.8
+
+require (
+	github.com/rdc-interop/faas/functions/did-check v0.0.0
+	github.com/rdc-interop/faas/functions/oauth-token v0.0.0
+	github.com/rdc-interop/faas/infra v0.0.0
+	github.com/rdc-interop/faas/shared v0.0.0
+)
+
+require (
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+)
+
+replace (
+	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
+	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token
+	github.com/rdc-interop/faas/infra => ../infra
+	github.com/rdc-interop/faas/shared => ../shared
+)

@@ -1,0 +1,58 @@
+// Command bench measures the exchanges against baselines measured in the same
+// run, on the same database and data set, and prints ratios: these machines
+// are shared and noisy, so only ratios within one run mean anything.
+//
+// It runs under `make bench`, which provides the services (devstack test).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rdc-interop/faas/test/harness"
+)
+
+func main() {
+	persons := flag.Int("persons", 1_000_000, "synthetic persons in the data set")
+	duration := flag.Duration("duration", 10*time.Second, "duration of each measured round")
+	rounds := flag.Int("rounds", 2, "rounds per subject, alternating with the baseline")
+	conc := flag.Int("c", 32, "concurrent connections")
+	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check")
+	flag.Parse()
+
+	ctx := context.Background()
+	start := time.Now()
+	h, err := harness.Start(ctx, harness.Options{Persons: *persons})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+	fmt.Printf("data set: %d persons, loaded and served in %.1fs\n\n", *persons, time.Since(start).Seconds())
+
+	cfg := loadConfig{duration: *duration, rounds: *rounds, concurrency: *conc}
+	ok := true
+	for _, b := range benchmarks {
+		if *only != "" && !strings.Contains(","+*only+",", ","+b.name+",") {
+			continue
+		}
+		if err := b.run(ctx, h, cfg); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", b.name, err)
+			ok = false
+		}
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+var benchmarks = []struct {
+	name string
+	run  func(context.Context, *harness.Harness, loadConfig) error
+}{
+	{"did-check", benchDidCheck},
+}

@@ -1,0 +1,201 @@
+// Package harness starts the function set for black-box tests and benchmarks:
+// a fresh database with synthetic data, demo clients and secrets, and the real
+// local gateway on a free port, with PostgreSQL and Redis reached through
+// proxies a test can cut. Tests then talk HTTP only.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/rdc-interop/faas/infra/demo"
+	"github.com/rdc-interop/faas/infra/devstack"
+	"github.com/rdc-interop/faas/infra/gateway"
+	"github.com/rdc-interop/faas/infra/registry"
+	"github.com/rdc-interop/faas/infra/stackfile"
+	"github.com/rdc-interop/faas/infra/synth"
+	"github.com/rdc-interop/faas/shared/logging"
+	"github.com/rdc-interop/faas/shared/platform"
+)
+
+// Options of a harness.
+type Options struct {
+	Persons int   // synthetic persons to load (default 10,000)
+	Seed    int64 // data set seed (default 1)
+}
+
+// Harness is a running function set.
+type Harness struct {
+	BaseURL    string // http://127.0.0.1:port
+	Issuer     string
+	Fixtures   synth.Fixtures
+	Clients    map[string]demo.Client
+	DB         *pgxpool.Pool // direct access, for checks the API cannot make
+	DBURL      string
+	Postgres   *Proxy
+	Redis      *Proxy
+	SecretsDir string
+	Gateway    *gateway.Gateway
+
+	stop func()
+}
+
+// Start brings the function set up. Call Close when done.
+func Start(ctx context.Context, o Options) (*Harness, error) {
+	if o.Persons == 0 {
+		o.Persons = 10000
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	admin, template := os.Getenv("RDC_TEST_ADMIN_URL"), os.Getenv("RDC_TEST_TEMPLATE")
+	if admin == "" || template == "" {
+		return nil, errors.New("no test services: run through `make test` or `make bench`")
+	}
+	h := &Harness{Clients: map[string]demo.Client{}}
+	var cleanups []func()
+	h.stop = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	fail := func(err error) (*Harness, error) { h.stop(); return nil, err }
+
+	name := "rdc_bb_" + devstack.RunID()
+	dbURL, err := devstack.CreateDatabase(ctx, admin, name, template)
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { devstack.DropDatabase(context.Background(), admin, name) })
+	h.DB, err = pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, h.DB.Close)
+	if h.Fixtures, _, err = synth.Load(ctx, h.DB, synth.Options{Persons: o.Persons, Seed: o.Seed}); err != nil {
+		return fail(fmt.Errorf("load synthetic data: %w", err))
+	}
+
+	// PostgreSQL and Redis through proxies the tests can cut.
+	u, _ := url.Parse(dbURL)
+	if h.Postgres, err = NewProxy(u.Host); err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, h.Postgres.Close)
+	u.Host = h.Postgres.Addr()
+	h.DBURL = u.String()
+	redisURL := os.Getenv("REDIS_URL")
+	if redisURL != "" {
+		ru, err := url.Parse(redisURL)
+		if err != nil {
+			return fail(err)
+		}
+		if h.Redis, err = NewProxy(ru.Host); err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, h.Redis.Close)
+		ru.Host = h.Redis.Addr()
+		redisURL = ru.String()
+	}
+
+	if h.SecretsDir, err = os.MkdirTemp("", "rdc-secrets-"); err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(h.SecretsDir) })
+	if err := demo.EnsureSecrets(h.SecretsDir); err != nil {
+		return fail(err)
+	}
+	clients, err := demo.Provision(ctx, h.DB, demo.Clients())
+	if err != nil {
+		return fail(err)
+	}
+	for _, c := range clients {
+		h.Clients[c.ClientID] = c
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	h.BaseURL = "http://" + ln.Addr().String()
+	h.Issuer = h.BaseURL + "/function/oauth-token"
+	env := map[string]string{
+		"DATABASE_URL": h.DBURL, "REDIS_URL": redisURL, "SECRETS_DIR": h.SecretsDir,
+		"OAUTH_ISSUER": h.Issuer, "OAUTH_AUDIENCE": "rdc-interop", "OAUTH_JWKS_URL": "",
+		"OAUTH_KEYS_RELOAD": "1s",
+		"LOG_LEVEL":         envOr("LOG_LEVEL", "warn"),
+	}
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
+	platform.Reset()
+	cleanups = append(cleanups, platform.Reset)
+
+	stack, err := stackfile.Read(filepath.Join(repoRoot(), "stack.yml"))
+	if err != nil {
+		return fail(err)
+	}
+	fns, err := gateway.FromStack(stack, registry.Handlers())
+	if err != nil {
+		return fail(err)
+	}
+	log := logging.New(os.Stderr, env["LOG_LEVEL"])
+	slog.SetDefault(log)
+	h.Gateway = gateway.New(fns, log)
+	gctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Gateway.Serve(gctx, ln, 5*time.Second); close(done) }()
+	cleanups = append(cleanups, func() { cancel(); <-done })
+	return h, nil
+}
+
+// Close stops everything Start started.
+func (h *Harness) Close() { h.stop() }
+
+// URL is the address of a function's path.
+func (h *Harness) URL(function, path string) string {
+	return h.BaseURL + "/function/" + function + path
+}
+
+// TokenSource returns the client-credentials configuration of a demo client.
+func (h *Harness) TokenSource(clientID string, scopes ...string) *clientcredentials.Config {
+	c := h.Clients[clientID]
+	return &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: h.Issuer, Scopes: scopes}
+}
+
+// Token gets an access token for a demo client.
+func (h *Harness) Token(ctx context.Context, clientID string, scopes ...string) (string, error) {
+	tok, err := h.TokenSource(clientID, scopes...).Token(ctx)
+	if err != nil {
+		return "", err
+	}
+	return tok.AccessToken, nil
+}
+
+// repoRoot finds the checkout's root (where stack.yml is) from the test's folder.
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "stack.yml")); err == nil {
+			return d
+		}
+	}
+	return dir
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
