@@ -346,3 +346,45 @@ func TestDidCheckOutages(t *testing.T) {
 		}
 	})
 }
+
+// TestDidCheckSeesDIDChanges warms the cache, changes the person's DID in
+// PostgreSQL as the job-centre feed would, and expects the next answers to
+// follow within the notification's delivery, far below the cache's TTL.
+func TestDidCheckSeesDIDChanges(t *testing.T) {
+	tok := token(t, "gepi")
+	code := h.Fixtures.DidAttiva[3]
+	stateOf := func() string {
+		a, r := didCheck(t, tok, code)
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d", r.status)
+		}
+		for _, m := range a.Componenti {
+			if m.CodiceFiscale == code && m.StatoDid != nil {
+				return *m.StatoDid
+			}
+		}
+		return ""
+	}
+	before := stateOf()
+	stateOf() // served from the cache now, if Redis is up
+	if before != "INSERITA" && before != "CONVALIDATA" {
+		t.Fatalf("fixture not active: %q", before)
+	}
+	for _, change := range []struct{ sql, want string }{
+		{`UPDATE did SET stato = 'R', data_stato = current_date WHERE id = (SELECT d.id FROM did d JOIN componente c ON c.id = d.componente_id WHERE c.codice_fiscale = $1 ORDER BY d.data_did DESC, d.id DESC LIMIT 1)`, "REVOCATA"},
+		{`INSERT INTO did (componente_id, stato, data_did, data_stato, cpi) SELECT id, 'I', current_date, current_date, 'CPI-TEST' FROM componente WHERE codice_fiscale = $1`, "INSERITA"},
+	} {
+		if _, err := h.DB.Exec(context.Background(), change.sql, code); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		got := stateOf()
+		for got != change.want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			got = stateOf()
+		}
+		if got != change.want {
+			t.Fatalf("after the change the answer still says %q, want %q", got, change.want)
+		}
+	}
+}

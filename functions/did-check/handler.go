@@ -7,8 +7,11 @@
 package function
 
 import (
+	"context"
 	"net/http"
+	"time"
 
+	"github.com/rdc-interop/faas/shared/cache"
 	"github.com/rdc-interop/faas/shared/platform"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -16,8 +19,16 @@ import (
 // Scope a token must carry to call did-check.
 const Scope = "rdc:did:read"
 
+// cacheTTL only bounds Redis memory: entries are dropped on change (package cache).
+const cacheTTL = 10 * time.Minute
+
 var handler = web.New("did-check", func(p *platform.Platform) ([]web.Route, error) {
-	c := &checker{store: store{db: p.DB}, subjects: p.Subjects}
+	c := &checker{
+		store:    store{db: p.DB},
+		subjects: p.Subjects,
+		cache:    cache.New(p.Redis, p.RedisKey("did-check")+":", cacheTTL, p.Log),
+	}
+	go c.cache.Listen(context.Background(), p.DB, "rdc_did_changed", c.staleKeys)
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
 })
 

@@ -13,17 +13,10 @@ import (
 
 type store struct{ db db.DBTX }
 
+// household is a household's answer as cached: its id and its members' DIDs.
 type household struct {
-	id      int64
-	members []member
-}
-
-type member struct {
-	codiceFiscale string
-	active        bool
-	state         *string
-	didDate       *civil.Date
-	stateDate     *civil.Date
+	ID      int64        `json:"n"`
+	Members []componente `json:"m"`
 }
 
 // One round trip: the person's household, every member, and each member's
@@ -50,19 +43,37 @@ func (s store) household(ctx context.Context, canonical cf.Code, day civil.Date)
 	defer rows.Close()
 	var h household
 	for rows.Next() {
-		var m member
+		var m componente
 		var didDate, stateDate *time.Time
-		if err := rows.Scan(&h.id, &m.codiceFiscale, &m.state, &m.active, &didDate, &stateDate); err != nil {
+		if err := rows.Scan(&h.ID, &m.CodiceFiscale, &m.StatoDid, &m.DidAttiva, &didDate, &stateDate); err != nil {
 			return household{}, db.Translate(fmt.Errorf("scan household member: %w", err))
 		}
-		m.didDate, m.stateDate = civil.Ptr(didDate), civil.Ptr(stateDate)
-		h.members = append(h.members, m)
+		m.DataDid, m.DataStato = civil.Ptr(didDate), civil.Ptr(stateDate)
+		h.Members = append(h.Members, m)
 	}
 	if err := rows.Err(); err != nil {
 		return household{}, db.Translate(fmt.Errorf("read household: %w", err))
 	}
-	if len(h.members) == 0 {
+	if len(h.Members) == 0 {
 		return household{}, problem.New(problem.NotFound, "no household")
 	}
 	return h, nil
+}
+
+// memberCodes lists the canonical codes of a household's members.
+func (s store) memberCodes(ctx context.Context, nucleo int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT cf_canonico FROM componente WHERE nucleo_id = $1`, nucleo)
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("query household members: %w", err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -148,7 +148,7 @@ func Status(err error) int { return kinds[KindOf(err)].status }
 
 // Body is the problem+json document.
 type Body struct {
-	Type      string       `json:"type"`
+	Type      string       `json:"type,omitempty"`
 	Title     string       `json:"title"`
 	Status    int          `json:"status"`
 	Detail    string       `json:"detail,omitempty"`

@@ -1,0 +1,198 @@
+// Package cache keeps look-up answers in Redis and drops them when PostgreSQL
+// says the data behind them changed, so a cached answer is never staler than
+// the notification's delivery (milliseconds), not a TTL.
+//
+// How it stays correct:
+//   - a trigger NOTIFYs at commit with the households that changed (or "all");
+//     every process LISTENs and deletes the keys of those households;
+//   - a reader takes a Ticket before it reads PostgreSQL, and Put stores the
+//     answer only if no invalidation happened since: Put holds a shared lock
+//     across its check and its SET, an invalidation takes the exclusive lock to
+//     advance the epoch, so no SET can land after the DEL it raced with;
+//   - while the listener is not connected nothing is read or written, and on
+//     every (re)connection the process moves to a new key generation, since
+//     notifications may have been missed meanwhile;
+//   - keys belong to one process (an instance id in the key): each process
+//     invalidates exactly what it wrote. The TTL only bounds memory.
+//
+// Redis is a cache here: when it fails, callers read PostgreSQL, and Redis is
+// left alone for a few seconds instead of adding a timeout to every request.
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Cache of one kind of look-up answer.
+type Cache struct {
+	rdb    *redis.Client
+	prefix string
+	ttl    time.Duration
+	log    *slog.Logger
+
+	mu        sync.RWMutex // Put shares it; invalidations take it alone
+	epoch     atomic.Uint64
+	gen       atomic.Uint64
+	listening atomic.Bool
+	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
+}
+
+// Ticket is the invalidation epoch observed before reading the source.
+type Ticket uint64
+
+// New returns a cache whose keys start with prefix; rdb nil disables it.
+func New(rdb *redis.Client, prefix string, ttl time.Duration, log *slog.Logger) *Cache {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return &Cache{rdb: rdb, prefix: prefix + hex.EncodeToString(b) + ":", ttl: ttl, log: log}
+}
+
+// pause is how long Redis is left alone after an error.
+const pause = 5 * time.Second
+
+func (c *Cache) usable() bool {
+	return c != nil && c.rdb != nil && c.listening.Load() && time.Now().UnixNano() >= c.downUntil.Load()
+}
+
+func (c *Cache) failed(op string, err error) {
+	c.downUntil.Store(time.Now().Add(pause).UnixNano())
+	c.log.Warn("redis unavailable; reading PostgreSQL", "op", op, "pause_s", pause.Seconds(), "err", err)
+}
+
+func (c *Cache) key(k string) string {
+	return c.prefix + strconv.FormatUint(c.gen.Load(), 10) + ":" + k
+}
+
+// Get returns the cached answer for key.
+func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
+	if !c.usable() {
+		return nil, false
+	}
+	b, err := c.rdb.Get(ctx, c.key(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false
+	}
+	if err != nil {
+		c.failed("get", err)
+		return nil, false
+	}
+	return b, true
+}
+
+// Ticket must be taken before reading the source of an answer to Put.
+func (c *Cache) Ticket() Ticket {
+	if c == nil {
+		return 0
+	}
+	return Ticket(c.epoch.Load())
+}
+
+// Put stores an answer read under ticket t, unless an invalidation came since.
+func (c *Cache) Put(ctx context.Context, t Ticket, key string, val []byte) {
+	if !c.usable() {
+		return
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if uint64(t) != c.epoch.Load() {
+		return
+	}
+	if err := c.rdb.Set(ctx, c.key(key), val, c.ttl).Err(); err != nil {
+		c.failed("set", err)
+	}
+}
+
+// Invalidate drops keys: later Puts with older tickets are refused, then the keys are deleted.
+func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
+	c.mu.Lock()
+	c.epoch.Add(1)
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = c.key(k)
+	}
+	c.mu.Unlock()
+	if len(full) == 0 || c.rdb == nil {
+		return
+	}
+	if err := c.rdb.Del(ctx, full...).Err(); err != nil {
+		// The keys may survive in Redis: move to a new generation so they are unreachable.
+		c.InvalidateAll()
+		c.failed("del", err)
+	}
+}
+
+// InvalidateAll makes every answer cached so far unreachable (they expire by TTL).
+func (c *Cache) InvalidateAll() {
+	c.mu.Lock()
+	c.epoch.Add(1)
+	c.gen.Add(1)
+	c.mu.Unlock()
+}
+
+// Resolve maps a notification payload (a household id) to the keys to drop.
+type Resolve func(ctx context.Context, payload string) ([]string, error)
+
+// Listen follows channel on PostgreSQL until ctx ends, reconnecting with
+// back-off; the cache is used only while it is connected.
+func (c *Cache) Listen(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) {
+	if c == nil || c.rdb == nil {
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := c.listenOnce(ctx, pool, channel, resolve)
+		c.listening.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("cache invalidation listener lost; cache off until it reconnects", "channel", channel, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (c *Cache) listenOnce(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) error {
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	conn := pc.Hijack() // a listening connection must not go back to the pool
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return err
+	}
+	// Anything may have changed while no one listened.
+	c.InvalidateAll()
+	c.listening.Store(true)
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if n.Payload == "all" {
+			c.InvalidateAll()
+			continue
+		}
+		keys, err := resolve(ctx, n.Payload)
+		if err != nil {
+			c.InvalidateAll()
+			continue
+		}
+		c.Invalidate(ctx, keys...)
+	}
+}
