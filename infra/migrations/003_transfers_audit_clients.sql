@@ -33,7 +33,8 @@ CREATE TABLE audit_log (
     outcome     text NOT NULL,     -- e.g. found, not_found, created, conflict, denied
     status      smallint NOT NULL
 );
-CREATE INDEX audit_log_at_idx ON audit_log (at);
+-- Append-only in time order: a BRIN index costs almost nothing per insert.
+CREATE INDEX audit_log_at_idx ON audit_log USING brin (at);
 CREATE INDEX audit_log_subject_idx ON audit_log (subject_ref) WHERE subject_ref IS NOT NULL;
 
 CREATE TABLE oauth_client (

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -23,7 +24,16 @@ func main() {
 	rounds := flag.Int("rounds", 2, "rounds per subject, alternating with the baseline")
 	conc := flag.Int("c", 32, "concurrent connections")
 	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (load generator, gateway and baselines share this process)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx := context.Background()
 	start := time.Now()
@@ -46,6 +56,7 @@ func main() {
 		}
 	}
 	if !ok {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
