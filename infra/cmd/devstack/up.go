@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -121,13 +120,12 @@ func loadDemo(ctx context.Context, pool *pgxpool.Pool, persons int, fixturesPath
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM componente").Scan(&n); err != nil {
 		return err
 	}
-	if _, err := os.Stat(fixturesPath); n > 0 && err == nil {
+	if n > 0 {
+		if _, err := os.Stat(fixturesPath); err != nil {
+			return fmt.Errorf("the demo database holds data but %s cannot be read (%w): run make up ARGS=-fresh", fixturesPath, err)
+		}
 		log.Info("demo data already loaded", "persons", n)
 		return nil
-	} else if n > 0 && !errors.Is(err, os.ErrNotExist) {
-		return err
-	} else if n > 0 {
-		return fmt.Errorf("%s is missing for the loaded data: run make up ARGS=-fresh", fixturesPath)
 	}
 	fx, stats, err := synth.Load(ctx, pool, synth.Options{Persons: persons, Seed: 1})
 	if err != nil {
