@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rdc-interop/faas/test/harness"
 )
@@ -36,6 +40,7 @@ func benchDidCheck(ctx context.Context, h *harness.Harness, cfg loadConfig) erro
 	url := h.URL("did-check", "")
 	var audited0 int64
 	h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE function = 'did-check'`).Scan(&audited0)
+	hits0, misses0 := redisStats(ctx)
 
 	base, subj := compare(ctx, "did-check", cfg,
 		func(i int) (*http.Request, error) { return jsonPost(baseURL, "", bodies[i%len(bodies)]) },
@@ -45,8 +50,43 @@ func benchDidCheck(ctx context.Context, h *harness.Harness, cfg loadConfig) erro
 	var audited int64
 	h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE function = 'did-check'`).Scan(&audited)
 	fmt.Printf("  audit records written during the run: %d\n", audited-audited0)
+	hits, misses := redisStats(ctx)
+	if hits+misses > hits0+misses0 {
+		fmt.Printf("  look-ups drawn from %d persons of the data set; Redis cache hit ratio %.2f (make bench with REDIS_URL= set empty measures the uncached path)\n",
+			len(codes), float64(hits-hits0)/float64(hits+misses-hits0-misses0))
+	} else {
+		fmt.Printf("  look-ups drawn from %d persons of the data set; no Redis cache in use\n", len(codes))
+	}
 	fmt.Printf("  targets: throughput ≥ 0.70 of baseline, p99 ≤ 3× baseline\n\n")
 	return check(base.errors == 0 && subj.errors == 0, "errors during the run: baseline %d, did-check %d", base.errors, subj.errors)
+}
+
+// redisStats reads the Redis server's keyspace hits and misses (the run's
+// Redis serves this benchmark only).
+func redisStats(ctx context.Context) (hits, misses int64) {
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		return 0, 0
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return 0, 0
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	info, err := c.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "keyspace_hits:"); ok {
+			hits, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "keyspace_misses:"); ok {
+			misses, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return hits, misses
 }
 
 func sampleCodes(ctx context.Context, pool *pgxpool.Pool, n int) ([]string, error) {
