@@ -88,8 +88,10 @@ func (c *checker) household(ctx context.Context, canonical cf.Code, ref string, 
 	if err != nil {
 		return household{}, err
 	}
-	if b, err := json.Marshal(h); err == nil {
-		go c.cache.Put(context.WithoutCancel(ctx), ticket, key, b)
+	if c.cache.Usable() {
+		if b, err := json.Marshal(h); err == nil {
+			go c.cache.Put(context.WithoutCancel(ctx), ticket, key, b)
+		}
 	}
 	return h, nil
 }

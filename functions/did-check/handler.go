@@ -23,8 +23,14 @@ const Scope = "rdc:did:read"
 const cacheTTL = 10 * time.Minute
 
 var handler = web.New("did-check", func(p *platform.Platform) ([]web.Route, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	states, err := loadStates(ctx, p.DB)
+	if err != nil {
+		return nil, err
+	}
 	c := &checker{
-		store:    store{db: p.DB},
+		store:    store{db: p.DB, states: states},
 		subjects: p.Subjects,
 		cache:    cache.New(p.Redis, p.RedisKey("did-check")+":", cacheTTL, p.Log),
 	}

@@ -11,7 +11,42 @@ import (
 	"github.com/rdc-interop/faas/shared/problem"
 )
 
-type store struct{ db db.DBTX }
+type store struct {
+	db db.DBTX
+	// states maps DID state codes (I, C, S ...) to their contract names and
+	// activity, loaded once from the stato_did table, the one place they live.
+	states map[string]state
+}
+
+type state struct {
+	name   string
+	active bool
+}
+
+// loadStates reads the DID state table.
+func loadStates(ctx context.Context, q db.DBTX) (map[string]state, error) {
+	rows, err := q.Query(ctx, `SELECT codice, nome, attiva FROM stato_did`)
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("load DID states: %w", err))
+	}
+	defer rows.Close()
+	out := map[string]state{}
+	for rows.Next() {
+		var code string
+		var st state
+		if err := rows.Scan(&code, &st.name, &st.active); err != nil {
+			return nil, err
+		}
+		out[code] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.Translate(fmt.Errorf("load DID states: %w", err))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the stato_did table is empty")
+	}
+	return out, nil
+}
 
 // household is a household's answer as cached: its id and its members' DIDs.
 type household struct {
@@ -22,7 +57,7 @@ type household struct {
 // One round trip: the person's household, every member, and each member's
 // latest DID declared by the given day with its state.
 const householdSQL = `
-SELECT m.nucleo_id, m.codice_fiscale, s.nome, coalesce(s.attiva, false), d.data_did, d.data_stato
+SELECT m.nucleo_id, m.codice_fiscale, d.stato, d.data_did, d.data_stato
 FROM componente p
 JOIN componente m ON m.nucleo_id = p.nucleo_id
 LEFT JOIN LATERAL (
@@ -31,7 +66,6 @@ LEFT JOIN LATERAL (
     ORDER BY did.data_did DESC, did.id DESC
     LIMIT 1
 ) d ON true
-LEFT JOIN stato_did s ON s.codice = d.stato
 WHERE p.cf_canonico = $1
 ORDER BY m.id`
 
@@ -44,9 +78,17 @@ func (s store) household(ctx context.Context, canonical cf.Code, day civil.Date)
 	var h household
 	for rows.Next() {
 		var m componente
+		var code *string
 		var didDate, stateDate *time.Time
-		if err := rows.Scan(&h.ID, &m.CodiceFiscale, &m.StatoDid, &m.DidAttiva, &didDate, &stateDate); err != nil {
+		if err := rows.Scan(&h.ID, &m.CodiceFiscale, &code, &didDate, &stateDate); err != nil {
 			return household{}, db.Translate(fmt.Errorf("scan household member: %w", err))
+		}
+		if code != nil {
+			st, ok := s.states[*code]
+			if !ok {
+				return household{}, fmt.Errorf("DID state %q is not in stato_did", *code)
+			}
+			m.StatoDid, m.DidAttiva = &st.name, st.active
 		}
 		m.DataDid, m.DataStato = civil.Ptr(didDate), civil.Ptr(stateDate)
 		h.Members = append(h.Members, m)

@@ -61,6 +61,10 @@ func New(rdb *redis.Client, prefix string, ttl time.Duration, log *slog.Logger) 
 // pause is how long Redis is left alone after an error.
 const pause = 5 * time.Second
 
+// Usable reports whether answers can be read and stored now; callers skip
+// preparing an answer for Put when it is not.
+func (c *Cache) Usable() bool { return c.usable() }
+
 func (c *Cache) usable() bool {
 	return c != nil && c.rdb != nil && c.listening.Load() && time.Now().UnixNano() >= c.downUntil.Load()
 }
