@@ -3,81 +3,145 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 )
 
-// ErrInvalidToken is wrapped by every refusal of a token (a 401).
+// ErrInvalidToken is wrapped by every refusal of a token: the caller answers
+// 401. The message adds a short reason and never the token itself, so it can
+// be logged.
 var ErrInvalidToken = errors.New("invalid token")
 
-// ErrKeysUnavailable means the issuer's keys could not be fetched and none
-// cached fits: the caller answers 503, not 401, since the token may be good.
-var ErrKeysUnavailable = errors.New("token keys unavailable")
+// ErrKeysUnavailable means the token could not be checked at all: the
+// issuer's JWKS could not be fetched and no cached key fits (or the verifier
+// is misconfigured). The caller answers 503, not 401, since the token may
+// well be good and the client should retry rather than ask for a new one.
+var ErrKeysUnavailable = errors.New("token signing keys unavailable")
 
-func invalidToken(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, reason) }
+func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, reason) }
 
-// Algorithms accepted for access tokens and client assertions: asymmetric
-// only, never "none" or HMAC (which a public key could be abused to forge).
-var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256}
+// The refusals are built once: a flood of garbage tokens should cost no
+// allocations for the error.
+var (
+	errMalformed  = invalid("malformed")
+	errAlg        = invalid("disallowed algorithm")
+	errTyp        = invalid("not an access token (typ)")
+	errNoKid      = invalid("no key id")
+	errUnknownKey = invalid("unknown key")
+	errKeyAlg     = invalid("key not usable with the token's algorithm")
+	errSignature  = invalid("bad signature")
+	errClaims     = invalid("malformed claims")
+	errIssuer     = invalid("wrong issuer")
+	errAudience   = invalid("wrong audience")
+	errSubject    = invalid("no subject")
+	errNoExpiry   = invalid("no expiry")
+	errExpired    = invalid("expired")
+	errFuture     = invalid("issued in the future")
+	errNotYet     = invalid("not yet valid")
+)
+
+const (
+	// keysMaxAge is how long a fetched JWKS is used before it is refreshed
+	// (in the background: the stale keys keep working meanwhile).
+	keysMaxAge = 10 * time.Minute
+	// refetchMin spaces JWKS fetches, so a flood of tokens with made-up kids
+	// turns into at most one request to the issuer per 30 s.
+	refetchMin = 30 * time.Second
+	// failBackoff spaces fetches while no key was ever fetched: requests
+	// fail fast with ErrKeysUnavailable instead of each waiting for a
+	// timeout, yet the issuer's return is noticed within seconds.
+	failBackoff = 2 * time.Second
+	// cacheFor bounds how long a verified token is trusted without a new
+	// check, so a key withdrawn from the JWKS stops working within minutes.
+	cacheFor = 5 * time.Minute
+	// maxTokenLen refuses absurd inputs before hashing or parsing them; the
+	// largest real token (an APL with many branches) is a few KiB.
+	maxTokenLen  = 32 << 10
+	maxJWKSBytes = 1 << 20
+	fetchTimeout = 5 * time.Second
+)
 
 // VerifierConfig says whose tokens to accept.
 type VerifierConfig struct {
 	JWKSURL         string
-	Issuer          string
-	Audience        string
-	HTTPClient      *http.Client
-	Leeway          time.Duration // clock skew; 30 s when zero
-	Now             func() time.Time
-	MaxCacheEntries int // verified-token cache size; 10,000 when zero
+	Issuer          string           // required iss
+	Audience        string           // required audience value
+	HTTPClient      *http.Client     // 5 s timeout when nil
+	Leeway          time.Duration    // clock skew; 30 s when zero, none when negative
+	Now             func() time.Time // time.Now when nil; a seam for tests
+	MaxCacheEntries int              // verified-token cache size; 10,000 when zero, no cache when negative
 }
 
-// Verifier checks access tokens. Verifying an RSA signature costs tens of
-// microseconds, and partners reuse a token for its whole life, so a verified
-// token is remembered (by its hash, until it expires or for 5 minutes) and
-// a repeat costs a hash and a map look-up.
+// Verifier checks RFC 9068 access tokens against the issuer's JWKS. It is
+// safe for concurrent use; make one per process and share it.
+//
+// Partners reuse a token for its whole lifetime, and an RSA verification
+// costs tens of microseconds, so a verified token is remembered by its
+// SHA-256 until it expires (at most 5 minutes): a repeat costs a hash and a
+// map look-up. Only successes are remembered, so a refused token is refused
+// again for the same reason.
 type Verifier struct {
-	cfg VerifierConfig
+	cfg    VerifierConfig
+	cfgErr error
 
-	keysMu    sync.RWMutex
-	keys      jose.JSONWebKeySet
-	fetchedAt time.Time
-	fetch     singleflight.Group
+	keys atomic.Pointer[keySet] // nil until the first successful fetch
 
-	cacheMu sync.RWMutex
-	cache   map[[32]byte]cached
+	mu          sync.Mutex // guards the fields below
+	lastAttempt time.Time  // end of the last fetch, successful or not
+	lastErr     error      // its error
+	gen         uint64     // fetches completed
+	refreshing  bool       // a background refresh is under way
+
+	fetches singleflight.Group
+	cache   *tokenCache // nil when disabled
 }
 
-type cached struct {
-	claims *Claims
-	until  time.Time
+type keySet struct {
+	keys    []jose.JSONWebKey
+	fetched time.Time
 }
 
-// keysMaxAge is how long fetched keys are trusted before a refresh;
-// refetchMin spaces the refetches that an unknown kid triggers, so a flood of
-// forged tokens cannot turn into a flood of requests to the issuer.
-const (
-	keysMaxAge = 10 * time.Minute
-	refetchMin = 5 * time.Second
-	cacheFor   = 5 * time.Minute
-)
+// find returns the key for kid usable with alg; known says whether kid
+// exists at all, to tell a rotated key from an algorithm mix-up.
+func (s *keySet) find(kid, alg string) (key *jose.JSONWebKey, known bool) {
+	for i := range s.keys {
+		if s.keys[i].KeyID == kid {
+			known = true
+			if usableKey(&s.keys[i], alg) {
+				return &s.keys[i], true
+			}
+		}
+	}
+	return nil, known
+}
 
-// NewVerifier makes no request: a function starts even when the issuer is down.
+// NewVerifier makes no request: a function must start, and answer its health
+// checks, even while the issuer is down. A configuration error is reported
+// by every Verify, as ErrKeysUnavailable, so it shows as a 503 rather than
+// as partners' tokens being "invalid".
 func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: fetchTimeout}
 	}
-	if cfg.Leeway == 0 {
+	switch {
+	case cfg.Leeway == 0:
 		cfg.Leeway = 30 * time.Second
+	case cfg.Leeway < 0:
+		cfg.Leeway = 0
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -85,152 +149,294 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.MaxCacheEntries == 0 {
 		cfg.MaxCacheEntries = 10000
 	}
-	return &Verifier{cfg: cfg, cache: map[[32]byte]cached{}}
+	v := &Verifier{cfg: cfg}
+	if cfg.MaxCacheEntries > 0 {
+		v.cache = newTokenCache(cfg.MaxCacheEntries)
+	}
+	u, err := url.Parse(cfg.JWKSURL)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		v.cfgErr = fmt.Errorf("%w: verifier misconfigured: JWKS URL %q is not an http(s) URL", ErrKeysUnavailable, cfg.JWKSURL)
+	case cfg.Issuer == "":
+		v.cfgErr = fmt.Errorf("%w: verifier misconfigured: no issuer", ErrKeysUnavailable)
+	case cfg.Audience == "":
+		v.cfgErr = fmt.Errorf("%w: verifier misconfigured: no audience", ErrKeysUnavailable)
+	}
+	return v
 }
 
-// Verify checks raw and returns its claims.
+// Verify checks raw, a compact JWS access token, and returns its claims. The
+// claims are the caller's copy, but their slices are shared with the cache:
+// append to them freely, do not overwrite their elements.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
-	now := v.cfg.Now()
-	sum := sha256.Sum256([]byte(raw))
-	v.cacheMu.RLock()
-	c, ok := v.cache[sum]
-	v.cacheMu.RUnlock()
-	if ok && now.Before(c.until) && now.Before(c.claims.Expiry.Add(v.cfg.Leeway)) {
-		return c.claims, nil
+	if v.cfgErr != nil {
+		return nil, v.cfgErr
 	}
-	claims, err := v.verify(ctx, raw, now)
+	if len(raw) == 0 || len(raw) > maxTokenLen {
+		return nil, errMalformed
+	}
+	now := v.cfg.Now()
+	var sum [sha256.Size]byte
+	if v.cache != nil {
+		sum = sha256.Sum256(stringBytes(raw))
+		if c := v.cache.get(&sum, now); c != nil {
+			return c.clone(), nil
+		}
+	}
+	c, err := v.verify(ctx, raw, now)
 	if err != nil {
 		return nil, err
 	}
-	until := now.Add(cacheFor)
-	if exp := claims.Expiry.Add(v.cfg.Leeway); exp.Before(until) {
-		until = exp
+	if v.cache != nil {
+		until := now.Add(cacheFor)
+		if exp := c.Expiry.Add(v.cfg.Leeway); exp.Before(until) {
+			until = exp
+		}
+		v.cache.put(&sum, c, until, now)
 	}
-	v.cacheMu.Lock()
-	if len(v.cache) >= v.cfg.MaxCacheEntries {
-		v.evict(now)
-	}
-	v.cache[sum] = cached{claims: claims, until: until}
-	v.cacheMu.Unlock()
-	return claims, nil
+	return c.clone(), nil
 }
 
-// evict drops expired entries, and if that frees nothing, about half of the
-// rest (map order is random): bounded memory without bookkeeping per hit.
-func (v *Verifier) evict(now time.Time) {
-	for k, c := range v.cache {
-		if !now.Before(c.until) {
-			delete(v.cache, k)
-		}
-	}
-	if len(v.cache) < v.cfg.MaxCacheEntries {
-		return
-	}
-	n := 0
-	for k := range v.cache {
-		if n%2 == 0 {
-			delete(v.cache, k)
-		}
-		n++
-	}
-}
+// stringBytes views s as bytes without copying it: the copy would be the
+// only large allocation of a cache hit. Sum256 neither keeps nor modifies it.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Claims, error) {
-	if strings.Count(raw, ".") != 2 {
-		return nil, invalidToken("malformed")
-	}
-	jws, err := jose.ParseSigned(raw, Algorithms)
+	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
 	if err != nil {
-		return nil, invalidToken("malformed or disallowed algorithm")
+		if alg, ok := headerAlg(raw); ok && !isAllowedAlg(alg) {
+			return nil, errAlg
+		}
+		return nil, errMalformed
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, invalidToken("malformed")
+		return nil, errMalformed
 	}
-	hdr := jws.Signatures[0].Protected
-	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
-	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
-		return nil, invalidToken("not an access token (typ)")
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, errTyp
 	}
-	key, err := v.key(ctx, hdr.KeyID, now)
+	if h.KeyID == "" {
+		return nil, errNoKid
+	}
+	key, err := v.key(ctx, h.KeyID, h.Algorithm, now)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := jws.Verify(key)
+	payload, err := jws.Verify(key.Key)
 	if err != nil {
-		return nil, invalidToken("bad signature")
+		return nil, errSignature
 	}
 	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, invalidToken("malformed claims")
+	nbf, err := c.decode(payload)
+	if err != nil {
+		return nil, errClaims
 	}
+	leeway := v.cfg.Leeway
 	switch {
 	case c.Issuer != v.cfg.Issuer:
-		return nil, invalidToken("wrong issuer")
+		return nil, errIssuer
 	case !slices.Contains(c.Audience, v.cfg.Audience):
-		return nil, invalidToken("wrong audience")
+		return nil, errAudience
 	case c.Subject == "":
-		return nil, invalidToken("no subject")
-	case c.Expiry.Unix() <= 0 || !now.Before(c.Expiry.Add(v.cfg.Leeway)):
-		return nil, invalidToken("expired")
-	case c.IssuedAt.After(now.Add(v.cfg.Leeway)):
-		return nil, invalidToken("issued in the future")
+		return nil, errSubject
+	case c.Expiry.IsZero():
+		return nil, errNoExpiry
+	case !now.Before(c.Expiry.Add(leeway)):
+		return nil, errExpired
+	case c.IssuedAt.After(now.Add(leeway)):
+		return nil, errFuture
+	case nbf.After(now.Add(leeway)):
+		return nil, errNotYet
 	}
 	return &c, nil
 }
 
-// key returns the public key for kid, fetching the JWKS when it is unknown or stale.
-func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, error) {
-	v.keysMu.RLock()
-	found := v.keys.Key(kid)
-	age := now.Sub(v.fetchedAt)
-	have := len(v.keys.Keys) > 0
-	v.keysMu.RUnlock()
-	if len(found) > 0 && age < keysMaxAge {
-		return &found[0], nil
+// headerAlg reads the alg of a token go-jose refused, only to say why.
+func headerAlg(raw string) (string, bool) {
+	seg, _, ok := strings.Cut(raw, ".")
+	if !ok {
+		return "", false
 	}
-	if len(found) == 0 && have && age < refetchMin {
-		return nil, invalidToken("unknown key")
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return "", false
 	}
-	_, err, _ := v.fetch.Do("jwks", func() (any, error) { return nil, v.refresh(ctx) })
-	v.keysMu.RLock()
-	found = v.keys.Key(kid)
-	v.keysMu.RUnlock()
-	switch {
-	case len(found) > 0:
-		// A failed refresh keeps the keys already known.
-		return &found[0], nil
-	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	var h struct {
+		Alg string `json:"alg"`
 	}
-	return nil, invalidToken("unknown key")
+	if json.Unmarshal(b, &h) != nil {
+		return "", false
+	}
+	return h.Alg, true
 }
 
-func (v *Verifier) refresh(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// key returns the public key for kid and alg. A known key is used even when
+// the JWKS is stale (a refresh starts in the background); an unknown kid
+// causes a fetch, at most one per refetchMin, shared by concurrent callers.
+func (v *Verifier) key(ctx context.Context, kid, alg string, now time.Time) (*jose.JSONWebKey, error) {
+	ks := v.keys.Load()
+	if ks != nil {
+		k, known := ks.find(kid, alg)
+		if k != nil {
+			if now.Sub(ks.fetched) >= keysMaxAge {
+				v.refreshInBackground(now)
+			}
+			return k, nil
+		}
+		if known {
+			return nil, errKeyAlg
+		}
+	}
+	gen, lastErr, ok := v.mayFetch(now, ks != nil)
+	if !ok {
+		if lastErr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, lastErr)
+		}
+		if ks == nil {
+			return nil, ErrKeysUnavailable
+		}
+		return nil, errUnknownKey
+	}
+	err := v.fetch(ctx, gen)
+	if ks = v.keys.Load(); ks != nil {
+		k, known := ks.find(kid, alg)
+		if k != nil {
+			return k, nil
+		}
+		if known {
+			return nil, errKeyAlg
+		}
+	}
+	if err != nil {
+		// A failed fetch keeps the old keys, but they do not hold this kid:
+		// the token may be good, so this is not the client's fault.
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	return nil, errUnknownKey
+}
+
+// mayFetch reports whether a fetch is due and the generation it would
+// follow; when it is not, lastErr is why the last one failed (nil if it did not).
+func (v *Verifier) mayFetch(now time.Time, haveKeys bool) (gen uint64, lastErr error, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	wait := refetchMin
+	if !haveKeys {
+		wait = failBackoff
+	}
+	if v.gen > 0 && now.Sub(v.lastAttempt) < wait {
+		return 0, v.lastErr, false
+	}
+	return v.gen, nil, true
+}
+
+// fetch joins or starts the one fetch in flight, and stops waiting (not
+// fetching: others may share the result) when ctx ends.
+func (v *Verifier) fetch(ctx context.Context, gen uint64) error {
+	ch := v.fetches.DoChan("jwks", func() (any, error) { return nil, v.fetchOnce(gen) })
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the JWKS: %w", context.Cause(ctx))
+	}
+}
+
+func (v *Verifier) refreshInBackground(now time.Time) {
+	v.mu.Lock()
+	if v.refreshing || now.Sub(v.lastAttempt) < refetchMin {
+		v.mu.Unlock()
+		return
+	}
+	v.refreshing = true
+	gen := v.gen
+	v.mu.Unlock()
+	go func() {
+		<-v.fetches.DoChan("jwks", func() (any, error) { return nil, v.fetchOnce(gen) })
+		v.mu.Lock()
+		v.refreshing = false
+		v.mu.Unlock()
+	}()
+}
+
+// fetchOnce downloads the JWKS unless a fetch completed since the caller
+// decided one was due (gen moved on): singleflight alone would let a caller
+// arriving just after a fetch ended start another.
+func (v *Verifier) fetchOnce(gen uint64) error {
+	v.mu.Lock()
+	if v.gen != gen {
+		err := v.lastErr
+		v.mu.Unlock()
+		return err
+	}
+	v.mu.Unlock()
+	keys, err := v.download()
+	now := v.cfg.Now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.gen++
+	v.lastAttempt, v.lastErr = now, err
+	if err == nil {
+		v.keys.Store(&keySet{keys: keys, fetched: now})
+	}
+	return err
+}
+
+// download fetches and parses the JWKS. The request does not carry a
+// caller's context: its result is shared, and a client hanging up must not
+// fail it for everyone.
+func (v *Verifier) download() ([]jose.JSONWebKey, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
 	if err != nil {
-		return fmt.Errorf("jwks request: %w", err)
+		return nil, fmt.Errorf("JWKS request: %w", err)
 	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := v.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetch jwks: %w", err)
+		return nil, fmt.Errorf("fetch JWKS: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch jwks: status %d", resp.StatusCode)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // lets the connection be reused
+		return nil, fmt.Errorf("fetch JWKS %s: status %d", v.cfg.JWKSURL, resp.StatusCode)
 	}
-	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return fmt.Errorf("decode jwks: %w", err)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read JWKS %s: %w", v.cfg.JWKSURL, err)
 	}
-	for _, k := range set.Keys {
-		if !k.IsPublic() {
-			return errors.New("the jwks holds a private key")
+	if len(body) > maxJWKSBytes {
+		return nil, fmt.Errorf("read JWKS %s: larger than %d bytes", v.cfg.JWKSURL, maxJWKSBytes)
+	}
+	keys, err := parseJWKS(body)
+	if err != nil {
+		return nil, fmt.Errorf("JWKS %s: %w", v.cfg.JWKSURL, err)
+	}
+	return keys, nil
+}
+
+// parseJWKS keeps the usable signing keys and skips the rest one by one:
+// issuers publish encryption keys, certificates and key types this package
+// does not know, and one such key must not make all the others unusable.
+func parseJWKS(body []byte) ([]jose.JSONWebKey, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	var keys []jose.JSONWebKey
+	for _, raw := range doc.Keys {
+		var k jose.JSONWebKey
+		if json.Unmarshal(raw, &k) != nil || k.KeyID == "" || !trustableKey(&k) {
+			continue
 		}
+		keys = append(keys, k)
 	}
-	v.keysMu.Lock()
-	v.keys, v.fetchedAt = set, v.cfg.Now()
-	v.keysMu.Unlock()
-	return nil
+	if len(keys) == 0 {
+		return nil, errors.New("no usable signing key (RS256, PS256 or ES256, with a kid)")
+	}
+	return keys, nil
 }
