@@ -208,12 +208,17 @@ func TestDidCheckOmocodicVariant(t *testing.T) {
 }
 
 func TestDidCheckErrors(t *testing.T) {
-	tok := token(t, "gepi")
-	valid := h.Fixtures.DidAttiva[0]
+	testLookupErrors(t, didURL(), token(t, "gepi"), token(t, "mlps"), h.Fixtures.DidAttiva[0])
+}
+
+// testLookupErrors checks every refusal a household look-up shares: tok may
+// call url, noScope is a good token without the look-up's scope, valid a
+// person the look-up would answer about.
+func testLookupErrors(t *testing.T, url, tok, noScope, valid string) {
 	wrongCheck := valid[:15] + string(rune('A'+(int(valid[15]-'A')+1)%26))
 
 	t.Run("invalid check letter", func(t *testing.T) {
-		r := postJSON(t, didURL(), tok, map[string]string{"codice_fiscale": wrongCheck})
+		r := postJSON(t, url, tok, map[string]string{"codice_fiscale": wrongCheck})
 		m := assertProblem(t, r, http.StatusBadRequest, wrongCheck)
 		errs, _ := m["errors"].([]any)
 		if len(errs) == 0 || errs[0].(map[string]any)["field"] != "codice_fiscale" {
@@ -222,38 +227,38 @@ func TestDidCheckErrors(t *testing.T) {
 	})
 	t.Run("unknown person", func(t *testing.T) {
 		unknown := h.Fixtures.Sconosciuto[0]
-		assertProblem(t, postJSON(t, didURL(), tok, map[string]string{"codice_fiscale": unknown}), http.StatusNotFound, unknown)
+		assertProblem(t, postJSON(t, url, tok, map[string]string{"codice_fiscale": unknown}), http.StatusNotFound, unknown)
 	})
 	t.Run("unknown field", func(t *testing.T) {
-		r := postJSON(t, didURL(), tok, map[string]any{"codice_fiscale": valid, "extra": 1})
+		r := postJSON(t, url, tok, map[string]any{"codice_fiscale": valid, "extra": 1})
 		m := assertProblem(t, r, http.StatusBadRequest, valid)
 		if errs, _ := m["errors"].([]any); len(errs) == 0 || errs[0].(map[string]any)["field"] != "extra" {
 			t.Errorf("the unknown field is not named: %s", r.body)
 		}
 	})
 	t.Run("malformed JSON", func(t *testing.T) {
-		assertProblem(t, do(t, call{url: didURL(), token: tok, contentType: "application/json", body: []byte(`{"codice_fiscale":`)}), http.StatusBadRequest)
+		assertProblem(t, do(t, call{url: url, token: tok, contentType: "application/json", body: []byte(`{"codice_fiscale":`)}), http.StatusBadRequest)
 	})
 	t.Run("wrong type", func(t *testing.T) {
-		assertProblem(t, postJSON(t, didURL(), tok, map[string]any{"codice_fiscale": 42}), http.StatusBadRequest)
+		assertProblem(t, postJSON(t, url, tok, map[string]any{"codice_fiscale": 42}), http.StatusBadRequest)
 	})
 	t.Run("wrong content type", func(t *testing.T) {
-		r := do(t, call{url: didURL(), token: tok, contentType: "text/plain", body: []byte(`{"codice_fiscale":"` + valid + `"}`)})
+		r := do(t, call{url: url, token: tok, contentType: "text/plain", body: []byte(`{"codice_fiscale":"` + valid + `"}`)})
 		assertProblem(t, r, http.StatusUnsupportedMediaType, valid)
 	})
 	t.Run("body over 1 MiB", func(t *testing.T) {
 		big := []byte(`{"codice_fiscale":"` + strings.Repeat("A", 1<<20) + `"}`)
-		assertProblem(t, do(t, call{url: didURL(), token: tok, contentType: "application/json", body: big}), http.StatusRequestEntityTooLarge)
+		assertProblem(t, do(t, call{url: url, token: tok, contentType: "application/json", body: big}), http.StatusRequestEntityTooLarge)
 	})
 	t.Run("GET", func(t *testing.T) {
-		r := do(t, call{method: http.MethodGet, url: didURL(), token: tok})
+		r := do(t, call{method: http.MethodGet, url: url, token: tok})
 		assertProblem(t, r, http.StatusMethodNotAllowed)
 		if r.header.Get("Allow") != "POST" {
 			t.Errorf("Allow %q", r.header.Get("Allow"))
 		}
 	})
 	t.Run("no scope", func(t *testing.T) {
-		r := postJSON(t, didURL(), token(t, "mlps"), map[string]string{"codice_fiscale": valid})
+		r := postJSON(t, url, noScope, map[string]string{"codice_fiscale": valid})
 		assertProblem(t, r, http.StatusForbidden, valid)
 		if !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
 			t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
@@ -261,7 +266,7 @@ func TestDidCheckErrors(t *testing.T) {
 	})
 	for name, bad := range tokenCases(t) {
 		t.Run(name, func(t *testing.T) {
-			r := postJSON(t, didURL(), bad, map[string]string{"codice_fiscale": valid})
+			r := postJSON(t, url, bad, map[string]string{"codice_fiscale": valid})
 			assertProblem(t, r, http.StatusUnauthorized, valid)
 			if !strings.Contains(r.header.Get("WWW-Authenticate"), `Bearer error="invalid_token"`) {
 				t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
@@ -306,8 +311,12 @@ func TestDidCheckRequestIDAndAudit(t *testing.T) {
 }
 
 func TestDidCheckOutages(t *testing.T) {
-	tok := token(t, "gepi")
-	code := h.Fixtures.DidAttiva[2]
+	testLookupOutages(t, "did-check", token(t, "gepi"), h.Fixtures.DidAttiva[2])
+}
+
+// testLookupOutages stops Redis, then PostgreSQL, under a household look-up.
+func testLookupOutages(t *testing.T, function, tok, code string) {
+	ask := func() reply { return postJSON(t, h.URL(function, ""), tok, map[string]string{"codice_fiscale": code}) }
 
 	t.Run("redis down", func(t *testing.T) {
 		if h.Redis == nil {
@@ -316,26 +325,26 @@ func TestDidCheckOutages(t *testing.T) {
 		h.Redis.Cut()
 		defer h.Redis.Restore()
 		for range 3 {
-			if _, r := didCheck(t, tok, code); r.status != http.StatusOK {
+			if r := ask(); r.status != http.StatusOK {
 				t.Fatalf("with Redis down: status %d: %s", r.status, r.body)
 			}
 		}
 	})
 	t.Run("postgres down then back", func(t *testing.T) {
 		h.Postgres.Cut()
-		_, r := didCheck(t, tok, code)
+		r := ask()
 		assertProblem(t, r, http.StatusServiceUnavailable, code)
 		if r.header.Get("Retry-After") == "" {
 			t.Error("503 without Retry-After")
 		}
-		st := do(t, call{method: http.MethodGet, url: h.URL("did-check", "/status")})
+		st := do(t, call{method: http.MethodGet, url: h.URL(function, "/status")})
 		if st.status != http.StatusServiceUnavailable {
 			t.Errorf("status route says %d while PostgreSQL is down", st.status)
 		}
 		h.Postgres.Restore()
 		deadline := time.Now().Add(15 * time.Second)
 		for {
-			_, r = didCheck(t, tok, code)
+			r = ask()
 			if r.status == http.StatusOK || time.Now().After(deadline) {
 				break
 			}
@@ -387,4 +396,38 @@ func TestDidCheckSeesDIDChanges(t *testing.T) {
 			t.Fatalf("after the change the answer still says %q, want %q", got, change.want)
 		}
 	}
+}
+
+// TestDidCheckFollowsStateTable: the meaning of a state lives in stato_did
+// (the national table is assumed equal to the regional one, so it may be
+// corrected); a correction reaches cached answers at once.
+func TestDidCheckFollowsStateTable(t *testing.T) {
+	tok := token(t, "gepi")
+	code := h.Fixtures.DidSospesa[0]
+	active := func() bool {
+		a, r := didCheck(t, tok, code)
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d", r.status)
+		}
+		for _, m := range a.Componenti {
+			if m.CodiceFiscale == code {
+				return m.DidAttiva
+			}
+		}
+		t.Fatal("the person is not in their own household")
+		return false
+	}
+	if active() || active() {
+		t.Fatal("a suspended DID is active")
+	}
+	set := func(v bool) {
+		if _, err := h.DB.Exec(context.Background(), `UPDATE stato_did SET attiva = $1 WHERE codice = 'S'`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(true)
+	defer set(false)
+	eventually(t, 2*time.Second, "the corrected state to show", active)
+	set(false)
+	eventually(t, 2*time.Second, "the restored state to show", func() bool { return !active() })
 }

@@ -7,11 +7,9 @@
 package function
 
 import (
-	"context"
 	"net/http"
-	"time"
 
-	"github.com/rdc-interop/faas/shared/cache"
+	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/platform"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -19,22 +17,8 @@ import (
 // Scope a token must carry to call did-check.
 const Scope = "rdc:did:read"
 
-// cacheTTL only bounds Redis memory: entries are dropped on change (package cache).
-const cacheTTL = 10 * time.Minute
-
 var handler = web.New("did-check", func(p *platform.Platform) ([]web.Route, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	states, err := loadStates(ctx, p.DB)
-	if err != nil {
-		return nil, err
-	}
-	c := &checker{
-		store:    store{db: p.DB, states: states},
-		subjects: p.Subjects,
-		cache:    cache.New(p.Redis, p.RedisKey("did-check")+":", cacheTTL, p.Log),
-	}
-	go c.cache.Listen(context.Background(), p.DB, "rdc_did_changed", c.staleKeys)
+	c := checker{lookup: lookup.New(p, "did-check", store{db: p.DB}.household)}
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
 })
 

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdc-interop/faas/shared/db"
@@ -177,6 +178,27 @@ func (w *Writer) insert(batch []*pending) error {
 		return db.Translate(fmt.Errorf("store %d audit records: %w", n, err))
 	}
 	return nil
+}
+
+// Queue adds e to b, a batch the caller sends in its own transaction: a
+// change and its trace then commit together or not at all (a transfer uses
+// it), in the round trip of the change itself.
+func Queue(b *pgx.Batch, e Entry) {
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	var subject *string
+	if e.SubjectRef != "" {
+		subject = &e.SubjectRef
+	}
+	var nucleo *int64
+	if e.NucleoID != 0 {
+		nucleo = &e.NucleoID
+	}
+	b.Queue(`
+		INSERT INTO audit_log (at, request_id, client_id, org, function, action, subject_ref, nucleo_id, outcome, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		e.At, e.RequestID, e.ClientID, e.Org, e.Function, e.Action, subject, nucleo, e.Outcome, int16(e.Status))
 }
 
 // Subjects turns subject keys (canonical codici fiscali) into references that

@@ -15,6 +15,11 @@
 //   - keys belong to one process (an instance id in the key): each process
 //     invalidates exactly what it wrote. The TTL only bounds memory.
 //
+// Answers are kept at two levels: a bounded map in the process, which costs
+// no round trip, and Redis, which outlives the process's memory limits and
+// its restarts within a key generation. Both follow the same tickets, epochs
+// and generations, so the local level is exactly as fresh as Redis.
+//
 // Redis is a cache here: when it fails, callers read PostgreSQL, and Redis is
 // left alone for a few seconds instead of adding a timeout to every request.
 package cache
@@ -46,16 +51,42 @@ type Cache struct {
 	gen       atomic.Uint64
 	listening atomic.Bool
 	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
+
+	lmu      sync.RWMutex
+	local    map[string]entry // full key (with generation) → answer
+	maxLocal int
+}
+
+type entry struct {
+	val   []byte
+	until int64 // unix nanos
+}
+
+// maxLocalEntries bounds the process-local level: at a few hundred bytes an
+// answer, some tens of MiB.
+const maxLocalEntries = 100_000
+
+// Counts are the process's look-ups by where they were answered, across
+// every cache: numbers for benchmarks and operators, no keys or values.
+type Counts struct{ Local, Redis, Miss int64 }
+
+var counts struct{ local, redis, miss atomic.Int64 }
+
+// Totals returns the counts so far.
+func Totals() Counts {
+	return Counts{counts.local.Load(), counts.redis.Load(), counts.miss.Load()}
 }
 
 // Ticket is the invalidation epoch observed before reading the source.
 type Ticket uint64
 
-// New returns a cache whose keys start with prefix; rdb nil disables it.
+// New returns a cache whose Redis keys start with prefix; with rdb nil only
+// the process-local level is used.
 func New(rdb *redis.Client, prefix string, ttl time.Duration, log *slog.Logger) *Cache {
 	b := make([]byte, 6)
 	rand.Read(b)
-	return &Cache{rdb: rdb, prefix: prefix + hex.EncodeToString(b) + ":", ttl: ttl, log: log}
+	return &Cache{rdb: rdb, prefix: prefix + hex.EncodeToString(b) + ":", ttl: ttl, log: log,
+		local: map[string]entry{}, maxLocal: maxLocalEntries}
 }
 
 // pause is how long Redis is left alone after an error.
@@ -63,10 +94,11 @@ const pause = 5 * time.Second
 
 // Usable reports whether answers can be read and stored now; callers skip
 // preparing an answer for Put when it is not.
-func (c *Cache) Usable() bool { return c.usable() }
+func (c *Cache) Usable() bool { return c != nil && c.listening.Load() }
 
-func (c *Cache) usable() bool {
-	return c != nil && c.rdb != nil && c.listening.Load() && time.Now().UnixNano() >= c.downUntil.Load()
+// redisUsable reports whether Redis, the second level, is to be used now.
+func (c *Cache) redisUsable() bool {
+	return c.rdb != nil && time.Now().UnixNano() >= c.downUntil.Load()
 }
 
 func (c *Cache) failed(op string, err error) {
@@ -78,19 +110,42 @@ func (c *Cache) key(k string) string {
 	return c.prefix + strconv.FormatUint(c.gen.Load(), 10) + ":" + k
 }
 
-// Get returns the cached answer for key.
+// Get returns the cached answer for key. The slice is shared: do not modify it.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
-	if !c.usable() {
+	if !c.Usable() {
 		return nil, false
 	}
-	b, err := c.rdb.Get(ctx, c.key(key)).Bytes()
+	full := c.key(key)
+	c.lmu.RLock()
+	e, ok := c.local[full]
+	c.lmu.RUnlock()
+	if ok && time.Now().UnixNano() < e.until {
+		counts.local.Add(1)
+		return e.val, true
+	}
+	if !c.redisUsable() {
+		counts.miss.Add(1)
+		return nil, false
+	}
+	t := c.epoch.Load()
+	b, err := c.rdb.Get(ctx, full).Bytes()
 	if errors.Is(err, redis.Nil) {
+		counts.miss.Add(1)
 		return nil, false
 	}
 	if err != nil {
+		counts.miss.Add(1)
 		c.failed("get", err)
 		return nil, false
 	}
+	counts.redis.Add(1)
+	// Kept locally only if no invalidation passed since before the GET: its
+	// DEL may have come after the value was read.
+	c.mu.RLock()
+	if c.epoch.Load() == t {
+		c.putLocal(full, b)
+	}
+	c.mu.RUnlock()
 	return b, true
 }
 
@@ -104,7 +159,7 @@ func (c *Cache) Ticket() Ticket {
 
 // Put stores an answer read under ticket t, unless an invalidation came since.
 func (c *Cache) Put(ctx context.Context, t Ticket, key string, val []byte) {
-	if !c.usable() {
+	if !c.Usable() {
 		return
 	}
 	c.mu.RLock()
@@ -112,9 +167,32 @@ func (c *Cache) Put(ctx context.Context, t Ticket, key string, val []byte) {
 	if uint64(t) != c.epoch.Load() {
 		return
 	}
-	if err := c.rdb.Set(ctx, c.key(key), val, c.ttl).Err(); err != nil {
+	full := c.key(key)
+	c.putLocal(full, val)
+	if !c.redisUsable() {
+		return
+	}
+	if err := c.rdb.Set(ctx, full, val, c.ttl).Err(); err != nil {
 		c.failed("set", err)
 	}
+}
+
+func (c *Cache) putLocal(full string, val []byte) {
+	now := time.Now().UnixNano()
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	if len(c.local) >= c.maxLocal {
+		// Drop the expired entries, or failing that about half of the rest
+		// (map order is random): bounded memory with no bookkeeping per hit.
+		n := 0
+		for k, e := range c.local {
+			if now >= e.until || n%2 == 0 {
+				delete(c.local, k)
+			}
+			n++
+		}
+	}
+	c.local[full] = entry{val: val, until: now + int64(c.ttl)}
 }
 
 // Invalidate drops keys: later Puts with older tickets are refused, then the keys are deleted.
@@ -125,6 +203,11 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
 	for i, k := range keys {
 		full[i] = c.key(k)
 	}
+	c.lmu.Lock()
+	for _, k := range full {
+		delete(c.local, k)
+	}
+	c.lmu.Unlock()
 	c.mu.Unlock()
 	if len(full) == 0 || c.rdb == nil {
 		return
@@ -141,6 +224,9 @@ func (c *Cache) InvalidateAll() {
 	c.mu.Lock()
 	c.epoch.Add(1)
 	c.gen.Add(1)
+	c.lmu.Lock()
+	clear(c.local)
+	c.lmu.Unlock()
 	c.mu.Unlock()
 }
 
@@ -150,7 +236,7 @@ type Resolve func(ctx context.Context, payload string) ([]string, error)
 // Listen follows channel on PostgreSQL until ctx ends, reconnecting with
 // back-off; the cache is used only while it is connected.
 func (c *Cache) Listen(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) {
-	if c == nil || c.rdb == nil {
+	if c == nil {
 		return
 	}
 	backoff := 100 * time.Millisecond

@@ -36,6 +36,12 @@ type Platform struct {
 	Audit    *audit.Writer
 	Subjects audit.Subjects
 	Log      *slog.Logger
+
+	// Life ends when the Platform is closed: background work (cache
+	// listeners, delivery workers) runs under it and stops with the clients
+	// it uses, instead of failing on them.
+	Life context.Context
+	end  context.CancelFunc
 }
 
 // New builds a Platform from cfg without connecting to anything.
@@ -45,6 +51,7 @@ func New(cfg config.Config, log *slog.Logger) (*Platform, error) {
 		return nil, err
 	}
 	p := &Platform{Config: cfg, DB: pool, Log: log}
+	p.Life, p.end = context.WithCancel(context.Background())
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -88,6 +95,7 @@ func (p *Platform) RedisKey(parts ...string) string {
 
 // Close releases the clients.
 func (p *Platform) Close() {
+	p.end()
 	if p.Audit != nil {
 		p.Audit.Close()
 	}

@@ -1,0 +1,75 @@
+package cache
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// newLocal is a cache with only the process-local level, as if its listener
+// were connected.
+func newLocal(max int) *Cache {
+	c := New(nil, "t:", time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.maxLocal = max
+	c.listening.Store(true)
+	return c
+}
+
+func TestLocalLevel(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		between func(c *Cache) // runs between taking the ticket and Put
+		after   func(c *Cache) // runs after Put
+		want    bool
+	}{
+		{"stored", nil, nil, true},
+		{"invalidation before put refuses it", func(c *Cache) { c.Invalidate(ctx, "k") }, nil, false},
+		{"invalidation of another key also refuses it", func(c *Cache) { c.Invalidate(ctx, "other") }, nil, false},
+		{"invalidate drops it", nil, func(c *Cache) { c.Invalidate(ctx, "k") }, false},
+		{"invalidate all drops it", nil, func(c *Cache) { c.InvalidateAll() }, false},
+		{"other key's invalidation keeps it", nil, func(c *Cache) { c.Invalidate(ctx, "other") }, true},
+		{"listener lost hides it", nil, func(c *Cache) { c.listening.Store(false) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newLocal(10)
+			tk := c.Ticket()
+			if tt.between != nil {
+				tt.between(c)
+			}
+			c.Put(ctx, tk, "k", []byte("v"))
+			if tt.after != nil {
+				tt.after(c)
+			}
+			got, ok := c.Get(ctx, "k")
+			if ok != tt.want || (ok && string(got) != "v") {
+				t.Fatalf("Get = %q, %v; want found=%v", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestLocalLevelIsBounded(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(100)
+	for i := range 1000 {
+		c.Put(ctx, c.Ticket(), string(rune('a'+i%26))+string(rune(i)), []byte("v"))
+	}
+	if n := len(c.local); n > 100 {
+		t.Fatalf("%d local entries, bound is 100", n)
+	}
+}
+
+func TestLocalLevelExpires(t *testing.T) {
+	ctx := context.Background()
+	c := newLocal(10)
+	c.ttl = time.Millisecond
+	c.Put(ctx, c.Ticket(), "k", []byte("v"))
+	time.Sleep(5 * time.Millisecond)
+	if _, ok := c.Get(ctx, "k"); ok {
+		t.Fatal("expired entry still served")
+	}
+}
