@@ -1,0 +1,52 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/cf"
+	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/problem"
+)
+
+type store struct {
+	db db.DBTX
+}
+
+// facts are what the rule needs about a person, as cached.
+type facts struct {
+	DidAttiva    bool `json:"d"`
+	Beneficiario bool `json:"b"`
+}
+
+// One round trip: whether the person's latest DID declared by the given day
+// is in an active state, and whether an active Patto per l'inclusione
+// (signed, by the day, not past its end) names them among its beneficiaries.
+const personSQL = `
+SELECT p.nucleo_id,
+       coalesce((SELECT s.attiva FROM did d JOIN stato_did s ON s.codice = d.stato
+                 WHERE d.componente_id = p.id AND d.data_did <= $2
+                 ORDER BY d.data_did DESC, d.id DESC LIMIT 1), false),
+       EXISTS (SELECT 1 FROM patto_inclusione_componente b
+               JOIN patto_inclusione pi ON pi.id = b.patto_id
+               WHERE b.componente_id = p.id AND pi.stato = 'SOTTOSCRITTO'
+                 AND pi.data_sottoscrizione <= $2
+                 AND (pi.data_fine IS NULL OR pi.data_fine >= $2))
+FROM componente p
+WHERE p.cf_canonico = $1`
+
+// person is the look-up.
+func (s store) person(ctx context.Context, canonical cf.Code, day civil.Date) (nucleo int64, f facts, err error) {
+	err = s.db.QueryRow(ctx, personSQL, string(canonical), day.Time()).Scan(&nucleo, &f.DidAttiva, &f.Beneficiario)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, facts{}, problem.New(problem.NotFound, "no household")
+	}
+	if err != nil {
+		return 0, facts{}, db.Translate(fmt.Errorf("query DID holder: %w", err))
+	}
+	return nucleo, f, nil
+}
