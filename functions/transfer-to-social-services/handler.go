@@ -1,0 +1,27 @@
+// Package function is transfer-to-social-services (art. 6 c.1 lett. b;
+// domain.md, exchange 2): ANPAL tells GePI that a household's members go to
+// the Comune's social services, and why (motivazione, required). The
+// answer, and the notification GePI receives, carry the art. 3 c.1 lett. a)
+// data of the members to be called in by the Comuni (n. 8).
+package function
+
+import (
+	"net/http"
+
+	"github.com/rdc-interop/faas/shared/transfer"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// Exchange is the transfer this function makes.
+var Exchange = transfer.Exchange{
+	Function:            "transfer-to-social-services",
+	Scope:               "rdc:transfer:social",
+	To:                  "SERVIZI_SOCIALI",
+	Partner:             "GEPI",
+	MotivazioneRequired: true,
+}
+
+var handler = web.New(Exchange.Function, Exchange.Routes)
+
+// Handle is the OpenFaaS golang-middleware entry point.
+func Handle(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }

@@ -1,0 +1,406 @@
+// Package delivery notifies a partner platform of the transfers made for it,
+// at least once, from the outbox (the consegna table) that each transfer
+// fills in its own transaction.
+//
+// A Worker claims due notifications with a lease (it pushes their next
+// attempt past its own deadline, under FOR UPDATE SKIP LOCKED), so replicas
+// share the work, and a worker that dies mid-delivery leaves its rows to be
+// retried after the lease rather than lost. Each POST carries
+// Idempotency-Key: <id_trasferimento>, so the partner can drop the repeats
+// that at-least-once delivery allows. Failures are retried with exponential
+// back-off and jitter; after MaxAttempts a notification is set aside
+// (SCARTATA) for an operator to see (List) and re-queue (Requeue).
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/rdc-interop/faas/shared/db"
+)
+
+// Partner is a receiving platform and how to call it.
+type Partner struct {
+	Name         string // ANPAL or GEPI: consegna.destinatario
+	Sender       string // the function that notifies, for the audit trail
+	URL          string // where transfers are POSTed; empty: notifications wait
+	TokenURL     string // the partner's OAuth2 token endpoint (client credentials)
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
+}
+
+// Options tune the retries; zero values take the defaults.
+type Options struct {
+	MaxAttempts int           // before the dead-letter state; 12
+	BackoffBase time.Duration // first retry delay; 2 s
+	BackoffMax  time.Duration // longest retry delay; 15 min
+	Poll        time.Duration // how often due retries are looked for; 5 s
+	Timeout     time.Duration // one POST, token included; 10 s
+	Batch       int           // notifications claimed at once; 32
+}
+
+func (o *Options) defaults() {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 12
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 2 * time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 15 * time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = 5 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Batch <= 0 {
+		o.Batch = 32
+	}
+}
+
+// parallel is how many POSTs one worker has in flight.
+const parallel = 8
+
+// Worker delivers one partner's notifications.
+type Worker struct {
+	pool    *pgxpool.Pool
+	partner Partner
+	opt     Options
+	log     *slog.Logger
+	http    *http.Client
+	wake    chan struct{}
+
+	mu     sync.Mutex
+	tokens oauth2.TokenSource // nil until first needed, and after a 401
+}
+
+// New returns a worker; Run starts it.
+func New(pool *pgxpool.Pool, partner Partner, opt Options, log *slog.Logger) *Worker {
+	opt.defaults()
+	return &Worker{pool: pool, partner: partner, opt: opt, log: log,
+		http: &http.Client{Timeout: opt.Timeout}, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks for a sweep now: a transfer just committed.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sweeps when woken and every Poll, until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	if w.partner.URL == "" {
+		w.log.Warn("no notification URL configured: transfer notifications wait in the outbox", "partner", w.partner.Name)
+		return
+	}
+	t := time.NewTicker(w.opt.Poll)
+	defer t.Stop()
+	for {
+		if _, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("delivery sweep failed; retrying at the next poll", "partner", w.partner.Name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// Result counts what a sweep did.
+type Result struct{ Delivered, Retried, DeadLettered int }
+
+// Sweep delivers every notification due now.
+func (w *Worker) Sweep(ctx context.Context) (Result, error) {
+	var res Result
+	if w.partner.URL == "" {
+		return res, nil
+	}
+	for {
+		due, err := w.claim(ctx)
+		if err != nil {
+			return res, err
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		sem := make(chan struct{}, parallel)
+		var firstErr error
+		for _, n := range due {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				outcome, err := w.deliver(ctx, n)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				switch outcome {
+				case delivered:
+					res.Delivered++
+				case retried:
+					res.Retried++
+				case deadLettered:
+					res.DeadLettered++
+				}
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return res, firstErr
+		}
+		if len(due) < w.opt.Batch {
+			return res, nil
+		}
+	}
+}
+
+type notification struct {
+	id       string
+	attempts int
+	body     []byte
+}
+
+// claimSQL leases the due notifications: their next attempt moves past the
+// deadline of this delivery, so no other worker takes them meanwhile. The
+// body is the answer the caller got, with the direction and the reason.
+const claimSQL = `
+WITH due AS (
+    SELECT trasferimento_id FROM consegna
+    WHERE destinatario = $1 AND stato = 'IN_ATTESA' AND prossimo_tentativo <= now()
+    ORDER BY prossimo_tentativo
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE consegna c SET prossimo_tentativo = now() + $3 * interval '1 millisecond'
+FROM due, trasferimento t
+WHERE c.trasferimento_id = due.trasferimento_id AND t.id = c.trasferimento_id
+RETURNING c.trasferimento_id::text, c.tentativi,
+          t.risposta::jsonb || jsonb_build_object('verso', t.verso, 'motivazione', t.motivazione)`
+
+func (w *Worker) claim(ctx context.Context) ([]notification, error) {
+	lease := 3 * w.opt.Timeout
+	rows, err := w.pool.Query(ctx, claimSQL, w.partner.Name, w.opt.Batch, lease.Milliseconds())
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("claim notifications: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
+		var n notification
+		err := r.Scan(&n.id, &n.attempts, &n.body)
+		return n, err
+	})
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("claim notifications: %w", err))
+	}
+	return out, nil
+}
+
+type outcome int
+
+const (
+	notRecorded outcome = iota
+	delivered
+	retried
+	deadLettered
+)
+
+// deliver POSTs one notification and records how it went. The error is
+// about recording: the POST's own failure is the outcome.
+func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
+	failure := w.post(ctx, n)
+	attempt := n.attempts + 1
+	if failure == "" {
+		// The partner now holds the household's data: that is an access, and
+		// it leaves its audit record with the delivery, in one statement.
+		_, err := w.pool.Exec(ctx, `
+			WITH delivered AS (
+			    UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $2, consegnata_il = now(), ultimo_errore = NULL
+			    WHERE trasferimento_id = $1 RETURNING trasferimento_id)
+			INSERT INTO audit_log (at, request_id, client_id, org, function, action, nucleo_id, outcome, status)
+			SELECT now(), 'consegna:' || t.id, $3, $4, $5, 'notify', t.nucleo_id, 'delivered', 200
+			FROM delivered d JOIN trasferimento t ON t.id = d.trasferimento_id`,
+			n.id, attempt, w.partner.ClientID, w.partner.Name, w.partner.Sender)
+		if err != nil {
+			// The lease expires and the partner gets a repeat it recognises by its key.
+			return notRecorded, db.Translate(fmt.Errorf("record delivery: %w", err))
+		}
+		return delivered, nil
+	}
+	dead := attempt >= w.opt.MaxAttempts
+	state := "IN_ATTESA"
+	if dead {
+		state = "SCARTATA"
+	}
+	_, err := w.pool.Exec(ctx, `
+		UPDATE consegna SET stato = $2, tentativi = $3, ultimo_errore = $4,
+		       prossimo_tentativo = now() + $5 * interval '1 millisecond'
+		WHERE trasferimento_id = $1`, n.id, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
+	if err != nil {
+		return notRecorded, db.Translate(fmt.Errorf("record failed delivery: %w", err))
+	}
+	if dead {
+		w.log.Error("transfer notification set aside after its last attempt; re-queue it once the partner is fixed",
+			"partner", w.partner.Name, "id_trasferimento", n.id, "attempts", attempt, "last_error", failure)
+		return deadLettered, nil
+	}
+	return retried, nil
+}
+
+// Backoff is the delay before attempt+1: exponential from BackoffBase, capped
+// at BackoffMax, with jitter over its upper half so that the retries of a
+// burst, failed together, do not return together.
+func Backoff(o Options, attempt int) time.Duration {
+	o.defaults()
+	d := o.BackoffMax
+	if attempt-1 < 30 {
+		if e := o.BackoffBase << (attempt - 1); e > 0 && e < d {
+			d = e
+		}
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// post sends n and returns "" or why it failed, in words fit for the outbox
+// and the logs: a status or a class of network error, never a body.
+func (w *Worker) post(ctx context.Context, n notification) string {
+	ctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
+	defer cancel()
+	tok, err := w.token(ctx)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil {
+			return fmt.Sprintf("token endpoint: HTTP %d", re.Response.StatusCode)
+		}
+		return "token endpoint: " + netClass(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.partner.URL, bytes.NewReader(n.body))
+	if err != nil {
+		return "bad notification URL"
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Idempotency-Key", n.id)
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return netClass(err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		w.dropToken() // revoked or rotated: the next attempt asks for a new one
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	return ""
+}
+
+func (w *Worker) token(ctx context.Context) (*oauth2.Token, error) {
+	w.mu.Lock()
+	if w.tokens == nil {
+		cc := clientcredentials.Config{ClientID: w.partner.ClientID, ClientSecret: w.partner.ClientSecret,
+			TokenURL: w.partner.TokenURL, Scopes: w.partner.Scopes}
+		// The token source keeps this context for its refreshes: only the
+		// HTTP client, with its timeout, matters in it.
+		w.tokens = cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, w.http))
+	}
+	ts := w.tokens
+	w.mu.Unlock()
+	type result struct {
+		t   *oauth2.Token
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() { t, err := ts.Token(); ch <- result{t, err} }()
+	select {
+	case r := <-ch:
+		return r.t, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (w *Worker) dropToken() {
+	w.mu.Lock()
+	w.tokens = nil
+	w.mu.Unlock()
+}
+
+func netClass(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return "network: " + op.Op
+	}
+	return "request failed"
+}
+
+// Item is a notification as an operator sees it: no personal data.
+type Item struct {
+	TrasferimentoID   string
+	Destinatario      string
+	Stato             string
+	Tentativi         int
+	UltimoErrore      *string
+	ProssimoTentativo time.Time
+	CreatoIl          time.Time
+}
+
+// List returns up to limit notifications in state (IN_ATTESA, CONSEGNATA,
+// SCARTATA), oldest first.
+func List(ctx context.Context, q db.DBTX, state string, limit int) ([]Item, error) {
+	rows, err := q.Query(ctx, `
+		SELECT trasferimento_id::text, destinatario, stato, tentativi, ultimo_errore, prossimo_tentativo, creato_il
+		FROM consegna WHERE stato = $1 ORDER BY creato_il LIMIT $2`, state, limit)
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("list notifications: %w", err))
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) {
+		var i Item
+		err := r.Scan(&i.TrasferimentoID, &i.Destinatario, &i.Stato, &i.Tentativi, &i.UltimoErrore, &i.ProssimoTentativo, &i.CreatoIl)
+		return i, err
+	})
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("list notifications: %w", err))
+	}
+	return items, nil
+}
+
+// Requeue puts set-aside notifications back in line, with their attempts
+// counted afresh; ids empty means every one set aside. It returns how many.
+func Requeue(ctx context.Context, q db.DBTX, ids []string) (int64, error) {
+	tag, err := q.Exec(ctx, `
+		UPDATE consegna SET stato = 'IN_ATTESA', tentativi = 0, prossimo_tentativo = now()
+		WHERE stato = 'SCARTATA' AND (coalesce(cardinality($1::uuid[]), 0) = 0 OR trasferimento_id = ANY ($1::uuid[]))`, ids)
+	if err != nil {
+		return 0, db.Translate(fmt.Errorf("requeue notifications: %w", err))
+	}
+	return tag.RowsAffected(), nil
+}

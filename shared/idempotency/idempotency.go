@@ -1,0 +1,133 @@
+// Package idempotency makes a creating POST safe to repeat (contract.md,
+// "Idempotency"): the same Idempotency-Key with the same body gets the first
+// answer again, with another body a 422, and concurrent requests with one key
+// make one effect.
+//
+// PostgreSQL holds the keys, in the transaction that creates the resource:
+// a key exists exactly when its resource does, whatever fails and when. A
+// concurrent duplicate's INSERT waits on the first one's uncommitted row and
+// then sees either the resource (replay) or nothing (the first failed, this
+// one proceeds). Redis could only be a faster first check, never the record.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/problem"
+)
+
+// Header is the request header that carries the key.
+const Header = "Idempotency-Key"
+
+// maxKeyLen bounds a key: a UUID is 36 characters, and no partner needs 255.
+const maxKeyLen = 255
+
+// Retention is how long keys are kept: the contract promises 24 h; twice that
+// covers a retry across a day boundary and clocks that disagree.
+const Retention = 48 * time.Hour
+
+// Request is what identifies a creating request: its key and its body.
+type Request struct {
+	Key         string // "" when the client sent none: nothing is remembered
+	Fingerprint []byte // SHA-256 of the body
+}
+
+// Read takes the key from the header and the fingerprint from the body,
+// which it puts back for the handler to decode. A key must be 1–255
+// printable ASCII characters.
+func Read(r *http.Request) (Request, error) {
+	key := r.Header.Get(Header)
+	if _, present := r.Header[http.CanonicalHeaderKey(Header)]; present {
+		if err := CheckKey(key); err != nil {
+			return Request{}, err
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return Request{}, problem.Newf(problem.TooLarge, "the body is over %d bytes", mbe.Limit)
+		}
+		return Request{}, problem.Wrap(problem.Invalid, err, "the body could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256(body)
+	return Request{Key: key, Fingerprint: sum[:]}, nil
+}
+
+// CheckKey refuses a key the contract would not accept.
+func CheckKey(key string) error {
+	if len(key) == 0 || len(key) > maxKeyLen {
+		return problem.Field(Header, "invalid", "must be 1 to 255 characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return problem.Field(Header, "invalid", "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// Claim takes the key for client and function inside tx. It returns the
+// resource an earlier request with the same key and body created (replay),
+// or "" when this request is the first and must create it and call QueueComplete
+// in the same transaction. A key used with another body is a 422.
+func Claim(ctx context.Context, tx pgx.Tx, client, function string, req Request) (earlier string, err error) {
+	if req.Key == "" {
+		return "", nil
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO idempotenza (client_id, funzione, chiave, impronta) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, client, function, req.Key, req.Fingerprint)
+	if err != nil {
+		return "", db.Translate(fmt.Errorf("claim idempotency key: %w", err))
+	}
+	if tag.RowsAffected() == 1 {
+		return "", nil
+	}
+	var fingerprint []byte
+	var resource *string
+	err = tx.QueryRow(ctx, `
+		SELECT impronta, risorsa FROM idempotenza WHERE client_id = $1 AND funzione = $2 AND chiave = $3`,
+		client, function, req.Key).Scan(&fingerprint, &resource)
+	if err != nil {
+		return "", db.Translate(fmt.Errorf("read idempotency key: %w", err))
+	}
+	if !bytes.Equal(fingerprint, req.Fingerprint) {
+		return "", problem.New(problem.Unprocessable, "this Idempotency-Key was used with another body")
+	}
+	if resource == nil {
+		// Committed without a resource: only a bug could do it.
+		return "", fmt.Errorf("idempotency key committed without its resource")
+	}
+	return *resource, nil
+}
+
+// QueueComplete adds to b, to run in the first request's transaction, the
+// record of what it created.
+func QueueComplete(b *pgx.Batch, client, function string, req Request, resource string) {
+	if req.Key == "" {
+		return
+	}
+	b.Queue(`UPDATE idempotenza SET risorsa = $4 WHERE client_id = $1 AND funzione = $2 AND chiave = $3`,
+		client, function, req.Key, resource)
+}
+
+// Purge deletes keys older than Retention and says how many.
+func Purge(ctx context.Context, q db.DBTX) (int64, error) {
+	tag, err := q.Exec(ctx, `DELETE FROM idempotenza WHERE creato_il < now() - $1 * interval '1 second'`, int64(Retention.Seconds()))
+	if err != nil {
+		return 0, db.Translate(fmt.Errorf("purge idempotency keys: %w", err))
+	}
+	return tag.RowsAffected(), nil
+}

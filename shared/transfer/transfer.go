@@ -1,0 +1,364 @@
+// Package transfer is what the two transfers share (domain.md, exchanges 1
+// and 2): a household moves between the job centres (CPI) and the Comuni's
+// social services, the move is recorded with its history, the caller gets
+// the art. 3 c.1 lett. a) data of exactly the members concerned, and the
+// receiving platform is notified through the outbox.
+//
+// One transaction holds everything a transfer changes: the idempotency key,
+// the transfer and its answer, the household's new service, the outbox row
+// and the audit record. Either all of them exist or none does.
+package transfer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/cf"
+	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/config"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/idempotency"
+	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/problem"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// Exchange is one direction of transfer.
+type Exchange struct {
+	Function string // the function's name, for keys and the audit trail
+	Scope    string // the scope a caller needs
+	// To is the service that follows the household afterwards, as
+	// nucleo.servizio_competente spells it: CPI or SERVIZI_SOCIALI.
+	To string
+	// Partner is the receiving platform (ANPAL or GEPI). Its notification
+	// settings come from <Partner>_NOTIFY_URL, <Partner>_TOKEN_URL,
+	// <Partner>_CLIENT_ID, <Partner>_SCOPE and the secret
+	// <partner>-client-secret (or <Partner>_CLIENT_SECRET).
+	Partner string
+	// MotivazioneRequired: the transfer to the social services must say why.
+	MotivazioneRequired bool
+}
+
+// maxMotivazione bounds the free-text reason.
+const maxMotivazione = 2000
+
+// Routes builds the exchange's routes and starts its delivery worker.
+func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
+	partner, opt, err := x.partner(p.Config.Secrets, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	worker := delivery.New(p.DB, partner, opt, p.Log.With("function", x.Function))
+	go worker.Run(p.Life)
+	h := &handler{x: x, db: p.DB, subjects: p.Subjects, worker: worker, log: p.Log}
+	// The cron-connector calls the same route: the scheduled job is the
+	// outbox's safety net and the purge of old idempotency keys.
+	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Cron: true, Handle: h.serve}}, nil
+}
+
+func (x Exchange) partner(secrets config.Secrets, getenv config.Getenv) (delivery.Partner, delivery.Options, error) {
+	env := func(k string) string { return strings.TrimSpace(getenv(x.Partner + "_" + k)) }
+	pt := delivery.Partner{Name: x.Partner, Sender: x.Function, URL: env("NOTIFY_URL"), TokenURL: env("TOKEN_URL"),
+		ClientID: env("CLIENT_ID"), Scopes: strings.Fields(env("SCOPE"))}
+	var opt delivery.Options
+	if pt.URL != "" {
+		secret, err := secrets.Get(strings.ToLower(x.Partner)+"-client-secret", x.Partner+"_CLIENT_SECRET")
+		if err != nil {
+			return pt, opt, fmt.Errorf("%s notifications: %w", x.Partner, err)
+		}
+		pt.ClientSecret = secret
+		if pt.TokenURL == "" || pt.ClientID == "" {
+			return pt, opt, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with %s_NOTIFY_URL", x.Partner, x.Partner, x.Partner, x.Partner)
+		}
+	}
+	var err error
+	if v := getenv("DELIVERY_MAX_ATTEMPTS"); v != "" {
+		if opt.MaxAttempts, err = strconv.Atoi(v); err != nil || opt.MaxAttempts < 1 {
+			return pt, opt, fmt.Errorf("DELIVERY_MAX_ATTEMPTS: want a positive number")
+		}
+	}
+	for name, d := range map[string]*time.Duration{"DELIVERY_BACKOFF_BASE": &opt.BackoffBase,
+		"DELIVERY_BACKOFF_MAX": &opt.BackoffMax, "DELIVERY_POLL": &opt.Poll, "DELIVERY_TIMEOUT": &opt.Timeout} {
+		if *d, err = config.Duration(getenv, name, 0); err != nil {
+			return pt, opt, err
+		}
+	}
+	return pt, opt, nil
+}
+
+type handler struct {
+	x        Exchange
+	db       *pgxpool.Pool
+	subjects audit.Subjects
+	worker   *delivery.Worker
+	log      *slog.Logger
+}
+
+type request struct {
+	CodiceFiscale string  `json:"codice_fiscale"`
+	Motivazione   *string `json:"motivazione"`
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
+	if web.IsCron(r) {
+		return h.scheduled(w, r)
+	}
+	idem, err := idempotency.Read(r)
+	if err != nil {
+		return err
+	}
+	var in request
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	code, err := cf.Parse(in.CodiceFiscale)
+	if err != nil {
+		return problem.Field("codice_fiscale", "invalid", "not a valid codice fiscale")
+	}
+	var motivazione *string
+	if in.Motivazione != nil {
+		m := strings.TrimSpace(*in.Motivazione)
+		switch {
+		case !utf8.ValidString(m) || utf8.RuneCountInString(m) > maxMotivazione:
+			return problem.Field("motivazione", "invalid", fmt.Sprintf("at most %d characters", maxMotivazione))
+		case m != "":
+			motivazione = &m
+		}
+	}
+	if motivazione == nil && h.x.MotivazioneRequired {
+		return problem.Field("motivazione", "required", "say why the household goes to the social services")
+	}
+
+	t := move{
+		canonical: code.Canonical(), ref: h.subjects.Ref(string(code.Canonical())),
+		motivazione: motivazione, idem: idem, client: web.Claims(r.Context()).Subject,
+	}
+	res, err := h.transfer(r, &t)
+	switch problem.KindOf(err) {
+	case problem.NotFound, problem.Conflict:
+		outcome := map[problem.Kind]string{problem.NotFound: "not_found", problem.Conflict: "conflict"}[problem.KindOf(err)]
+		if aerr := web.Audit(r, audit.Entry{Action: h.x.Function, SubjectRef: t.ref, NucleoID: t.nucleo, Outcome: outcome, Status: problem.Status(err)}); aerr != nil {
+			return aerr
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if res.replayed {
+		return writeRaw(w, http.StatusOK, res.body)
+	}
+	h.worker.Wake()
+	return writeRaw(w, http.StatusCreated, res.body)
+}
+
+// move is one transfer in the making.
+type move struct {
+	canonical   cf.Code
+	ref         string
+	motivazione *string
+	idem        idempotency.Request
+	client      string
+	nucleo      int64 // once found
+}
+
+type result struct {
+	body     []byte
+	replayed bool
+}
+
+// transfer runs the transaction. A commit whose outcome is unknown (the
+// connection broke while committing) is resolved by looking for the
+// transfer afterwards: a caller must never get an error for a transfer that
+// exists, nor a 201 for one that does not.
+func (h *handler) transfer(r *http.Request, t *move) (result, error) {
+	ctx := r.Context()
+	id, err := uuid.NewV7()
+	if err != nil {
+		return result{}, fmt.Errorf("transfer id: %w", err)
+	}
+	var res result
+	committing := false
+	err = db.Transact(ctx, h.db, func(tx pgx.Tx) error {
+		earlier, err := idempotency.Claim(ctx, tx, t.client, h.x.Function, t.idem)
+		if err != nil {
+			return err
+		}
+		if earlier != "" {
+			if err := tx.QueryRow(ctx, `SELECT risposta, nucleo_id FROM trasferimento WHERE id = $1`, earlier).Scan(&res.body, &t.nucleo); err != nil {
+				return db.Translate(fmt.Errorf("read the earlier transfer: %w", err))
+			}
+			res.replayed = true
+			b := &pgx.Batch{}
+			audit.Queue(b, web.Stamp(r, audit.Entry{Action: h.x.Function, SubjectRef: t.ref,
+				NucleoID: t.nucleo, Outcome: "replayed", Status: http.StatusOK}))
+			return db.Translate(tx.SendBatch(ctx, b).Close())
+		}
+		body, err := h.write(r, tx, t, id)
+		res.body = body
+		committing = err == nil
+		return err
+	})
+	if err != nil && committing && problem.KindOf(err) == problem.Unavailable {
+		if found, ferr := h.committed(ctx, id); ferr == nil && found {
+			h.log.Warn("commit reported an error but the transfer exists; answering 201", "id_trasferimento", id.String())
+			return res, nil
+		}
+	}
+	return res, err
+}
+
+// committed looks for a transfer whose commit went unacknowledged, for a
+// few seconds: longer than a connection takes to come back after a restart,
+// shorter than the gateway's timeout.
+func (h *handler) committed(ctx context.Context, id uuid.UUID) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	for delay := 100 * time.Millisecond; ctx.Err() == nil; delay = min(2*delay, time.Second) {
+		var n int
+		if err = h.db.QueryRow(ctx, `SELECT count(*) FROM trasferimento WHERE id = $1`, id).Scan(&n); err == nil {
+			return n == 1, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+	return false, err
+}
+
+// householdSQL locks the household of the person (so two transfers of one
+// household take turns) and reads its art. 3 data with the members
+// concerned: those to be called in by the receiving side (nn. 7 and 8).
+const householdSQL = `
+SELECT n.id, n.servizio_competente, n.protocollo_domanda,
+       n.isee::text, n.reddito_familiare::text, n.patrimonio_mobiliare::text, n.patrimonio_immobiliare::text, n.data_dsu,
+       n.importo_beneficio::text, n.stato_domanda, n.data_presentazione, n.data_decorrenza,
+       n.comune_residenza, n.indirizzo, n.cap,
+       b.id, b.codice_fiscale, b.cognome, b.nome, b.sesso, b.data_nascita, b.comune_nascita, b.cittadinanza, b.telefono, b.email
+FROM componente p
+JOIN nucleo n ON n.id = p.nucleo_id
+LEFT JOIN componente b ON b.nucleo_id = n.id
+     AND CASE WHEN $2 = 'CPI' THEN b.da_convocare_cpi ELSE b.da_convocare_comune END
+WHERE p.cf_canonico = $1
+ORDER BY b.id
+FOR UPDATE OF n`
+
+// write makes the transfer inside tx and returns its answer.
+func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]byte, error) {
+	ctx := r.Context()
+	rows, err := tx.Query(ctx, householdSQL, string(t.canonical), h.x.To)
+	if err != nil {
+		return nil, db.Translate(fmt.Errorf("read household: %w", err))
+	}
+	var (
+		out     Risposta
+		from    string
+		members []int64
+	)
+	for rows.Next() {
+		var n Nucleo
+		var b Beneficiario
+		var bid *int64
+		var bcf, cognome, nome, sesso, comuneNascita, cittadinanza *string
+		var nascita *time.Time
+		var dsu, presentazione time.Time
+		var decorrenza *time.Time
+		err := rows.Scan(&t.nucleo, &from, &n.ProtocolloDomanda,
+			&n.Isee, &n.RedditoFamiliare, &n.PatrimonioMobiliare, &n.PatrimonioImmobiliare, &dsu,
+			&n.ImportoBeneficio, &n.StatoDomanda, &presentazione, &decorrenza,
+			&n.Residenza.ComuneIstat, &n.Residenza.Indirizzo, &n.Residenza.Cap,
+			&bid, &bcf, &cognome, &nome, &sesso, &nascita, &comuneNascita, &cittadinanza, &b.Telefono, &b.Email)
+		if err != nil {
+			rows.Close()
+			return nil, db.Translate(fmt.Errorf("scan household: %w", err))
+		}
+		n.DataDsu, n.DataPresentazione, n.DataDecorrenza = civil.Of(dsu), civil.Of(presentazione), civil.Ptr(decorrenza)
+		out.Nucleo = n
+		if bid != nil {
+			b.CodiceFiscale, b.Cognome, b.Nome, b.Sesso = *bcf, *cognome, *nome, *sesso
+			b.DataNascita, b.ComuneNascita, b.Cittadinanza = civil.Of(*nascita), *comuneNascita, *cittadinanza
+			out.Beneficiari = append(out.Beneficiari, b)
+			members = append(members, *bid)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Translate(fmt.Errorf("read household: %w", err))
+	}
+	switch {
+	case t.nucleo == 0:
+		return nil, problem.New(problem.NotFound, "the codice fiscale is not in any RdC household")
+	case from == h.x.To:
+		return nil, problem.Newf(problem.Conflict, "the household is already followed by %s", service(h.x.To))
+	case len(members) == 0:
+		return nil, problem.Newf(problem.Conflict, "no member of the household is to be called in by %s", service(h.x.To))
+	}
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	out.IDTrasferimento, out.Esito, out.DataTrasferimento = id.String(), EsitoTrasferito, now
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode transfer: %w", err)
+	}
+	claims := web.Claims(ctx)
+	entry := web.Stamp(r, audit.Entry{At: now, Action: h.x.Function, SubjectRef: t.ref, NucleoID: t.nucleo, Outcome: "created", Status: http.StatusCreated})
+	// Every write in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO trasferimento (id, nucleo_id, verso, da, motivazione, componenti, client_id, org, request_id, creato_il, risposta)
+	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		id, t.nucleo, h.x.To, from, t.motivazione, members, claims.Subject, claims.Org, web.RequestID(ctx), now, body)
+	b.Queue(`UPDATE nucleo SET servizio_competente = $2, aggiornato_il = $3 WHERE id = $1`, t.nucleo, h.x.To, now)
+	b.Queue(`INSERT INTO consegna (trasferimento_id, destinatario, creato_il, prossimo_tentativo) VALUES ($1, $2, $3, $3)`, id, h.x.Partner, now)
+	audit.Queue(b, entry)
+	idempotency.QueueComplete(b, t.client, h.x.Function, t.idem, id.String())
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, db.Translate(fmt.Errorf("write transfer: %w", err))
+	}
+	return body, nil
+}
+
+func service(to string) string {
+	if to == "CPI" {
+		return "the CPI"
+	}
+	return "the social services"
+}
+
+// scheduled is the cron-connector's call: deliver what is due, purge old
+// keys, and say how many, with no personal data.
+func (h *handler) scheduled(w http.ResponseWriter, r *http.Request) error {
+	res, err := h.worker.Sweep(r.Context())
+	if err != nil {
+		return err
+	}
+	purged, err := idempotency.Purge(r.Context(), h.db)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, map[string]int64{
+		"consegnate": int64(res.Delivered), "da_ritentare": int64(res.Retried),
+		"scartate": int64(res.DeadLettered), "chiavi_scadute": purged})
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err := w.Write(body)
+	return err
+}
