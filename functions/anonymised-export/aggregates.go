@@ -1,0 +1,126 @@
+package function
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/disclosure"
+)
+
+var aggregateColumns = []column{
+	{"territorio", "region (for MLPS) or province (for a Region); TOTALE in the column totals"},
+	{"sesso", "M or F; TOTALE in the column totals"},
+	{"fascia_eta", "age at the end of the period, in 5-year bands, 75+ open; TOTALE in the column totals"},
+	{"stato_did", "state of the latest DID by the end of the period, or NESSUNA; TOTALE in the row totals"},
+	{"patto_lavoro", "ATTIVO or NON_ATTIVO at the end of the period; TOTALE in the row totals"},
+	{"persone", "people counted, or x where withheld: below 3 (threshold rule), or so that a withheld cell cannot be recomputed from its row or column total"},
+}
+
+// aggregatesSQL counts the period's people by territory, sex, age band, DID
+// state and pact status; the Ministry sees regions, a Region its provinces.
+const aggregatesSQL = `
+WITH persone AS (` + peopleSQL + `)
+SELECT CASE WHEN $3 = '' THEN 'REGIONE-' || regione ELSE provincia END, sesso, fascia_eta, stato_did,
+       CASE WHEN patto_lavoro_attivo THEN 'ATTIVO' ELSE 'NON_ATTIVO' END, count(*)
+FROM persone
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY 1, 2, 3, 4, 5`
+
+// didStates are the table's columns, in a fixed order, with every
+// combination present (a zero is published as 0).
+var didStates = []string{"INSERITA", "CONVALIDATA", "SOSPESA", "REVOCATA", "ANNULLATA", "NON_AMMESSA", "NESSUNA"}
+var pactStates = []string{"ATTIVO", "NON_ATTIVO"}
+
+// aggregates writes the period's table as gzip CSV, after the threshold
+// rule and secondary suppression. A table has a few thousand rows at most
+// (territories × sexes × age bands), so it is built in memory.
+func (x *exporter) aggregates(ctx context.Context, w io.Writer, j job, rc recipient, progress *atomic.Int64) (stats, error) {
+	var st stats
+	rows, err := x.db.Query(ctx, aggregatesSQL, j.da.Time(), j.a.Time(), rc.region, euISO3)
+	if err != nil {
+		return st, db.Translate(fmt.Errorf("query aggregates: %w", err))
+	}
+	defer rows.Close()
+	var t disclosure.Table
+	for _, d := range didStates {
+		for _, p := range pactStates {
+			t.Cols = append(t.Cols, d+"|"+p)
+		}
+	}
+	colOf := map[string]int{}
+	for i, c := range t.Cols {
+		colOf[c] = i
+	}
+	rowOf := map[string]int{}
+	type key struct{ terr, sesso, eta string }
+	var keys []key
+	for rows.Next() {
+		var k key
+		var did, pact string
+		var n int
+		if err := rows.Scan(&k.terr, &k.sesso, &k.eta, &did, &pact, &n); err != nil {
+			return st, db.Translate(fmt.Errorf("read aggregates: %w", err))
+		}
+		st.Read += int64(n)
+		progress.Store(st.Read)
+		rk := k.terr + "|" + k.sesso + "|" + k.eta
+		i, ok := rowOf[rk]
+		if !ok {
+			i = len(t.Rows)
+			rowOf[rk] = i
+			t.Rows = append(t.Rows, rk)
+			t.Cells = append(t.Cells, make([]int, len(t.Cols)))
+			keys = append(keys, k)
+		}
+		c, ok := colOf[did+"|"+pact]
+		if !ok {
+			return st, fmt.Errorf("aggregates: unknown DID state %q", did)
+		}
+		t.Cells[i][c] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, db.Translate(fmt.Errorf("read aggregates: %w", err))
+	}
+	if len(t.Rows) == 0 {
+		t.Cells = nil
+	}
+	rel := disclosure.Suppress(t)
+
+	zw := gzip.NewWriter(w)
+	cw := csv.NewWriter(zw)
+	header := make([]string, len(aggregateColumns))
+	for i, c := range aggregateColumns {
+		header[i] = c.Nome
+	}
+	cw.Write(header)
+	show := func(v int, hidden bool) string {
+		if hidden {
+			st.Suppressed++
+			return "x"
+		}
+		st.Released++
+		return strconv.Itoa(v)
+	}
+	for i, k := range keys {
+		for c := range t.Cols {
+			did, pact := didStates[c/len(pactStates)], pactStates[c%len(pactStates)]
+			cw.Write([]string{k.terr, k.sesso, k.eta, did, pact, show(t.Cells[i][c], rel.Hidden[i][c])})
+		}
+		cw.Write([]string{k.terr, k.sesso, k.eta, "TOTALE", "TOTALE", show(rel.RowTotal[i], rel.RowTotalHide[i])})
+	}
+	for c := range t.Cols {
+		did, pact := didStates[c/len(pactStates)], pactStates[c%len(pactStates)]
+		cw.Write([]string{"TOTALE", "TOTALE", "TOTALE", did, pact, show(rel.ColTotal[c], rel.ColTotalHide[c])})
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return st, err
+	}
+	return st, zw.Close()
+}

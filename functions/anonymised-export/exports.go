@@ -1,0 +1,274 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/files"
+	"github.com/rdc-interop/faas/shared/idempotency"
+	"github.com/rdc-interop/faas/shared/problem"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+type exporter struct {
+	db       *pgxpool.Pool
+	files    *files.Store
+	master   []byte
+	receipts *auth.KeyRing
+	log      *slog.Logger
+	life     context.Context // jobs outlive the request that starts them
+}
+
+// recipient is who an export is for, from the token's org, never the body.
+type recipient struct {
+	org    string
+	region string // the ISTAT region code; "" for MLPS (national)
+}
+
+func recipientOf(org string) (recipient, error) {
+	if org == "MLPS" {
+		return recipient{org: org}, nil
+	}
+	if code, ok := strings.CutPrefix(org, "REGIONE:"); ok && len(code) == 2 && code[0] >= '0' && code[0] <= '9' && code[1] >= '0' && code[1] <= '9' {
+		return recipient{org: org, region: code}, nil
+	}
+	return recipient{}, problem.New(problem.Forbidden, "exports are for the Ministry and the Regions only")
+}
+
+type period struct {
+	Da *civil.Date `json:"da"`
+	A  *civil.Date `json:"a"`
+}
+
+type exportRequest struct {
+	Tipo    string  `json:"tipo"`
+	Periodo *period `json:"periodo"`
+}
+
+const (
+	tipoMicrodati = "microdati"
+	tipoAggregati = "aggregati"
+)
+
+// maxPeriod bounds a period: a year and a day covers any calendar year.
+const maxPeriod = 366
+
+func (q exportRequest) check(today civil.Date) (da, a civil.Date, err error) {
+	var fields []problem.FieldError
+	if q.Tipo != tipoMicrodati && q.Tipo != tipoAggregati {
+		fields = append(fields, problem.FieldError{Field: "tipo", Code: "invalid", Detail: "microdati or aggregati"})
+	}
+	switch {
+	case q.Periodo == nil || q.Periodo.Da == nil || q.Periodo.A == nil:
+		fields = append(fields, problem.FieldError{Field: "periodo", Code: "required", Detail: "periodo.da and periodo.a are required"})
+	case q.Periodo.A.Time().Before(q.Periodo.Da.Time()):
+		fields = append(fields, problem.FieldError{Field: "periodo.a", Code: "invalid", Detail: "before periodo.da"})
+	case q.Periodo.A.Time().After(today.Time()):
+		fields = append(fields, problem.FieldError{Field: "periodo.a", Code: "invalid", Detail: "in the future"})
+	case q.Periodo.A.Time().Sub(q.Periodo.Da.Time()) > maxPeriod*24*time.Hour:
+		fields = append(fields, problem.FieldError{Field: "periodo", Code: "invalid", Detail: fmt.Sprintf("at most %d days", maxPeriod)})
+	}
+	if len(fields) > 0 {
+		return da, a, problem.Fields(fields)
+	}
+	return *q.Periodo.Da, *q.Periodo.A, nil
+}
+
+type accepted struct {
+	IDExport string `json:"id_export"`
+	Stato    string `json:"stato"`
+}
+
+// request starts an export for the caller's own territory.
+func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
+	if web.IsCron(r) {
+		return x.scheduled(w, r)
+	}
+	claims := web.Claims(r.Context())
+	rc, err := recipientOf(claims.Org)
+	if err != nil {
+		return err
+	}
+	idem, err := idempotency.Read(r)
+	if err != nil {
+		return err
+	}
+	var in exportRequest
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	da, a, err := in.check(civil.Today(time.Now()))
+	if err != nil {
+		return err
+	}
+	j := job{org: rc.org, client: claims.Subject, tipo: in.Tipo, da: da, a: a}
+	res, replayed, err := x.enqueue(r.Context(), j, idem, func(b *pgx.Batch, id string, status int) {
+		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "export-request", Outcome: "queued:" + id, Status: status}))
+	})
+	if err != nil {
+		return err
+	}
+	if replayed {
+		return web.JSON(w, http.StatusOK, res)
+	}
+	return web.JSON(w, http.StatusAccepted, res)
+}
+
+// job is what an export is asked for.
+type job struct {
+	org, client, tipo string
+	da, a             civil.Date
+}
+
+// heartbeat is how often a running job shows it is alive; a job silent for
+// staleAfter is taken as dead (its replica stopped) and may be run again.
+const (
+	heartbeat  = 5 * time.Second
+	staleAfter = 2 * time.Minute
+)
+
+// enqueue records the job and starts it; a job of the same recipient, kind
+// and period already running is a 409, whichever replica runs it.
+func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request, trace func(b *pgx.Batch, id string, status int)) (accepted, bool, error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	var out accepted
+	replayed := false
+	err := db.Transact(ctx, x.db, func(tx pgx.Tx) error {
+		earlier, err := idempotency.Claim(ctx, tx, j.client, "anonymised-export", idem)
+		if err != nil {
+			return err
+		}
+		if earlier != "" {
+			replayed = true
+			out.IDExport = earlier
+			return tx.QueryRow(ctx, `SELECT stato FROM export WHERE id = $1`, earlier).Scan(&out.Stato)
+		}
+		// A job whose replica died mid-run would block the period forever.
+		if _, err := tx.Exec(ctx, `
+			UPDATE export SET stato = 'FALLITO', errore = 'interrupted: its replica stopped'
+			WHERE org = $1 AND tipo = $2 AND da = $3 AND a = $4 AND stato IN ('IN_CODA', 'IN_CORSO')
+			  AND aggiornato_il < now() - $5 * interval '1 second'`,
+			j.org, j.tipo, j.da.Time(), j.a.Time(), int(staleAfter.Seconds())); err != nil {
+			return db.Translate(fmt.Errorf("expire stale jobs: %w", err))
+		}
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO export (id, org, client_id, tipo, da, a, stato) VALUES ($1, $2, $3, $4, $5, $6, 'IN_CODA')`,
+			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time())
+		idempotency.QueueComplete(b, j.client, "anonymised-export", idem, id)
+		trace(b, id, http.StatusAccepted)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			if problem.KindOf(db.Translate(err)) == problem.Conflict {
+				return problem.New(problem.Conflict, "an export of this kind and period is already being prepared")
+			}
+			return db.Translate(fmt.Errorf("record export: %w", err))
+		}
+		out = accepted{IDExport: id, Stato: "IN_CODA"}
+		return nil
+	})
+	if err != nil {
+		return accepted{}, false, err
+	}
+	if !replayed {
+		go x.run(id)
+	}
+	return out, replayed, nil
+}
+
+// item is an export as its recipient sees it.
+type item struct {
+	IDExport       string     `json:"id_export"`
+	Tipo           string     `json:"tipo"`
+	Periodo        periodOut  `json:"periodo"`
+	Stato          string     `json:"stato"`
+	Progresso      int64      `json:"progresso"`
+	Righe          *int64     `json:"righe"`
+	RigheSoppresse *int64     `json:"righe_soppresse"`
+	K              *int       `json:"k"`
+	Formato        string     `json:"formato"`
+	CreatoIl       time.Time  `json:"creato_il"`
+	ScadeIl        *time.Time `json:"scade_il"`
+	ScaricatoIl    *time.Time `json:"scaricato_il"`
+}
+
+type periodOut struct {
+	Da civil.Date `json:"da"`
+	A  civil.Date `json:"a"`
+}
+
+const itemColumns = `id::text, tipo, da, a, stato, progresso, righe, righe_soppresse, k, formato, creato_il, scade_il, scaricato_il`
+
+func scanItem(row pgx.CollectableRow) (item, error) {
+	var it item
+	var da, a time.Time
+	err := row.Scan(&it.IDExport, &it.Tipo, &da, &a, &it.Stato, &it.Progresso, &it.Righe, &it.RigheSoppresse, &it.K,
+		&it.Formato, &it.CreatoIl, &it.ScadeIl, &it.ScaricatoIl)
+	it.Periodo = periodOut{Da: civil.Of(da), A: civil.Of(a)}
+	return it, err
+}
+
+// list returns the caller's own exports, newest first.
+func (x *exporter) list(w http.ResponseWriter, r *http.Request) error {
+	rc, err := recipientOf(web.Claims(r.Context()).Org)
+	if err != nil {
+		return err
+	}
+	rows, err := x.db.Query(r.Context(), `SELECT `+itemColumns+` FROM export WHERE org = $1 ORDER BY creato_il DESC LIMIT 500`, rc.org)
+	if err != nil {
+		return db.Translate(fmt.Errorf("list exports: %w", err))
+	}
+	items, err := pgx.CollectRows(rows, scanItem)
+	if err != nil {
+		return db.Translate(fmt.Errorf("list exports: %w", err))
+	}
+	if err := web.Audit(r, audit.Entry{Action: "export-list", Outcome: "listed", Status: http.StatusOK}); err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, map[string][]item{"items": items})
+}
+
+// get returns one of the caller's exports, with its progress while it runs.
+func (x *exporter) get(w http.ResponseWriter, r *http.Request) error {
+	it, _, err := x.own(r)
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, it)
+}
+
+// own finds the export named in the path if it is the caller's: another
+// recipient's export is a 404, exactly like one that does not exist.
+func (x *exporter) own(r *http.Request) (item, recipient, error) {
+	rc, err := recipientOf(web.Claims(r.Context()).Org)
+	if err != nil {
+		return item{}, rc, err
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return item{}, rc, problem.New(problem.NotFound, "no such export")
+	}
+	rows, err := x.db.Query(r.Context(), `SELECT `+itemColumns+` FROM export WHERE id = $1 AND org = $2`, id, rc.org)
+	if err != nil {
+		return item{}, rc, db.Translate(fmt.Errorf("read export: %w", err))
+	}
+	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return item{}, rc, problem.New(problem.NotFound, "no such export")
+	}
+	if err != nil {
+		return item{}, rc, db.Translate(fmt.Errorf("read export: %w", err))
+	}
+	return it, rc, nil
+}

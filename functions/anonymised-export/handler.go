@@ -1,0 +1,59 @@
+// Package function is anonymised-export (art. 7 c.1-2; domain.md, exchange
+// 7): the Ministry gets national data and each Region its own territory,
+// as anonymised microdata or as aggregates, never with anything that links
+// back to a person.
+//
+// A request (or the monthly schedule) starts a job; the job streams the
+// period's people out of PostgreSQL, anonymises them on the way (keyed
+// pseudonyms, generalised quasi-identifiers, k-anonymity, cell suppression:
+// package disclosure) and writes one gzip CSV to MinIO, encrypted at rest.
+// The recipient downloads it once through this function, which then
+// removes it and signs a receipt.
+package function
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/files"
+	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// Scope a token must carry.
+const Scope = "rdc:export"
+
+var handler = web.New("anonymised-export", func(p *platform.Platform) ([]web.Route, error) {
+	master, err := p.Config.Secrets.Get("export-pseudonym-key", "EXPORT_PSEUDONYM_KEY")
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym key: %w", err)
+	}
+	pem, err := p.Config.Secrets.File("oauth-signing-keys", "OAUTH_SIGNING_KEYS")
+	if err != nil {
+		return nil, fmt.Errorf("receipt signing keys: %w", err)
+	}
+	ring, err := auth.ParseKeyRing(pem)
+	if err != nil {
+		return nil, fmt.Errorf("receipt signing keys: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(p.Life, 10*time.Second)
+	defer cancel()
+	store, err := files.Open(ctx, p.Config, "exports")
+	if err != nil {
+		return nil, err
+	}
+	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: ring, log: p.Log, life: p.Life}
+	return []web.Route{
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Cron: true, Handle: x.request},
+		{Method: http.MethodGet, Path: "/exports", Scope: Scope, Handle: x.list},
+		{Method: http.MethodGet, Path: "/exports/{id}", Scope: Scope, Handle: x.get},
+		{Method: http.MethodGet, Path: "/exports/{id}/download", Scope: Scope, Handle: x.download},
+		{Method: http.MethodGet, Path: "/exports/{id}/receipt", Scope: Scope, Handle: x.receipt},
+	}, nil
+})
+
+// Handle is the OpenFaaS golang-middleware entry point.
+func Handle(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }

@@ -1,0 +1,170 @@
+package function
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/disclosure"
+	"github.com/rdc-interop/faas/shared/problem"
+)
+
+// params are a recipient's settings (export_destinatario, else defaults).
+type params struct {
+	k, version, keepDays int
+}
+
+// stats are what a generation did, for the manifest and the listing.
+type stats struct {
+	Read, Released, Generalised, Suppressed int64
+}
+
+// run carries out job id, if no other replica took it, and leaves it
+// PRONTO with its file, or FALLITO with no file.
+func (x *exporter) run(id string) {
+	ctx := x.life
+	var j job
+	var da, a time.Time
+	err := x.db.QueryRow(ctx, `
+		UPDATE export SET stato = 'IN_CORSO', aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'
+		RETURNING org, client_id, tipo, da, a`, id).Scan(&j.org, &j.client, &j.tipo, &da, &a)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return
+	}
+	if err != nil {
+		x.log.Error("export: could not start the job; it will be taken as dead and may be asked again", "id_export", id, "err", err)
+		return
+	}
+	j.da, j.a = civil.Of(da), civil.Of(a)
+	if err := x.generate(ctx, id, j); err != nil {
+		x.fail(id, err)
+	}
+}
+
+func (x *exporter) generate(ctx context.Context, id string, j job) error {
+	rc, err := recipientOf(j.org)
+	if err != nil {
+		return err
+	}
+	p := params{k: 5, version: 1, keepDays: 7}
+	err = x.db.QueryRow(ctx, `SELECT k, versione_chiave, giorni_conservazione FROM export_destinatario WHERE org = $1`, j.org).
+		Scan(&p.k, &p.version, &p.keepDays)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return db.Translate(fmt.Errorf("read recipient settings: %w", err))
+	}
+	p.k = max(p.k, disclosure.MinK)
+
+	// Progress, and the heartbeat that tells other replicas the job lives.
+	var progress atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				x.db.Exec(ctx, `UPDATE export SET progresso = $2, aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id, progress.Load())
+			}
+		}
+	}()
+
+	// The file streams from PostgreSQL through the anonymisation into MinIO:
+	// no more than a row and an upload part are in memory at once.
+	pr, pw := io.Pipe()
+	var st stats
+	var dictionary []column
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		switch j.tipo {
+		case tipoMicrodati:
+			pseud, perr := disclosure.NewPseudonymizer(disclosure.DeriveKey(x.master, j.org, p.version))
+			if perr != nil {
+				err = perr
+				break
+			}
+			dictionary = microdataColumns
+			st, err = x.microdata(ctx, pw, j, rc, p.k, pseud, &progress)
+		case tipoAggregati:
+			dictionary = aggregateColumns
+			st, err = x.aggregates(ctx, pw, j, rc, &progress)
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	name := objectName(j.org, id)
+	info, putErr := x.files.Put(ctx, name, pr, "application/gzip")
+	pr.CloseWithError(errors.New("upload ended")) // unblocks the generator if the upload failed first
+	if genErr := <-done; genErr != nil {
+		return genErr
+	}
+	if putErr != nil {
+		return putErr
+	}
+
+	now := time.Now().UTC()
+	manifest := map[string]any{
+		"id_export": id, "destinatario": j.org, "tipo": j.tipo,
+		"periodo": map[string]civil.Date{"da": j.da, "a": j.a},
+		"formato": "csv.gz", "sha256": info.SHA256, "byte": info.Size,
+		"righe": st.Released, "righe_lette": st.Read, "righe_generalizzate": st.Generalised, "righe_soppresse": st.Suppressed,
+		"k": p.k, "versione_chiave": p.version, "soglia_celle": disclosure.Threshold,
+		"generato_il": now, "dizionario": dictionary,
+	}
+	mb, _ := json.Marshal(manifest)
+	if _, err := x.files.Put(ctx, name+".manifest.json", bytes.NewReader(mb), "application/json"); err != nil {
+		x.files.Remove(context.WithoutCancel(ctx), name)
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`
+		UPDATE export SET stato = 'PRONTO', k = $2, righe = $3, righe_generalizzate = $4, righe_soppresse = $5, progresso = $6,
+		       oggetto = $7, byte = $8, sha256 = $9, manifest = $10, completato_il = $11::timestamptz, aggiornato_il = $11::timestamptz,
+		       scade_il = $11::timestamptz + $12 * interval '1 day'
+		WHERE id = $1 AND stato = 'IN_CORSO'`,
+		id, p.k, st.Released, st.Generalised, st.Suppressed, st.Read, name, info.Size, info.SHA256, mb, now, p.keepDays)
+	audit.Queue(b, audit.Entry{At: now, RequestID: "export:" + id, ClientID: j.client, Org: j.org,
+		Function: "anonymised-export", Action: "export-generate", Outcome: "ready", Status: 200})
+	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
+		x.files.Remove(context.WithoutCancel(ctx), name)
+		x.files.Remove(context.WithoutCancel(ctx), name+".manifest.json")
+		return db.Translate(fmt.Errorf("record the finished export: %w", err))
+	}
+	return nil
+}
+
+// fail records why a job failed, in words without personal data.
+func (x *exporter) fail(id string, err error) {
+	why := "generation failed"
+	switch {
+	case problem.KindOf(err) == problem.Unavailable && strings.Contains(err.Error(), "files:"):
+		why = "file storage unavailable"
+	case problem.KindOf(err) == problem.Unavailable:
+		why = "database unavailable"
+	}
+	x.log.Error("export failed; it can be asked again", "id_export", id, "reason", why, "err", err)
+	ctx := context.WithoutCancel(x.life)
+	if _, uerr := x.db.Exec(ctx, `UPDATE export SET stato = 'FALLITO', errore = $2, aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id, why); uerr != nil {
+		// It stays IN_CORSO, goes silent, and is taken as dead after staleAfter.
+		x.log.Error("export: could not record the failure", "id_export", id, "err", uerr)
+	}
+}
+
+// objectName is where an export lives: under its recipient's prefix.
+func objectName(org, id string) string {
+	return strings.ToLower(strings.ReplaceAll(org, ":", "-")) + "/" + id + ".csv.gz"
+}

@@ -1,0 +1,499 @@
+package test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/rdc-interop/faas/shared/config"
+	"github.com/rdc-interop/faas/shared/files"
+)
+
+const exportFn = "anonymised-export"
+
+type exportItem struct {
+	IDExport       string  `json:"id_export"`
+	Tipo           string  `json:"tipo"`
+	Stato          string  `json:"stato"`
+	Righe          *int64  `json:"righe"`
+	RigheSoppresse *int64  `json:"righe_soppresse"`
+	K              *int    `json:"k"`
+	ScaricatoIl    *string `json:"scaricato_il"`
+}
+
+func today() string { return time.Now().In(rome).Format(time.DateOnly) }
+
+// daysAgo is a period's start n days back.
+func daysAgo(n int) string { return time.Now().In(rome).AddDate(0, 0, -n).Format(time.DateOnly) }
+
+// startExport asks for an export and returns its id.
+func startExport(t *testing.T, tok, tipo, da, a string) string {
+	t.Helper()
+	r := postJSON(t, h.URL(exportFn, ""), tok, map[string]any{"tipo": tipo, "periodo": map[string]string{"da": da, "a": a}})
+	if r.status != http.StatusAccepted {
+		t.Fatalf("export request: status %d: %s", r.status, r.body)
+	}
+	conformsToOpenAPI(t, "/function/anonymised-export", "post", r)
+	var acc struct {
+		IDExport string `json:"id_export"`
+		Stato    string `json:"stato"`
+	}
+	decodeInto(t, r, &acc)
+	if acc.IDExport == "" || acc.Stato != "IN_CODA" {
+		t.Fatalf("accepted %s", r.body)
+	}
+	return acc.IDExport
+}
+
+// waitExport polls until the job has ended.
+func waitExport(t *testing.T, tok, id string) exportItem {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id), token: tok})
+		if r.status != http.StatusOK {
+			t.Fatalf("export %s: status %d: %s", id, r.status, r.body)
+		}
+		var it exportItem
+		decodeInto(t, r, &it)
+		if it.Stato != "IN_CODA" && it.Stato != "IN_CORSO" {
+			return it
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("export %s still %s", id, it.Stato)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// downloadExport downloads and reads the gzip CSV.
+func downloadExport(t *testing.T, tok, id string) [][]string {
+	t.Helper()
+	r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok})
+	if r.status != http.StatusOK {
+		t.Fatalf("download: status %d: %s", r.status, r.body)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(zr).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func readyExport(t *testing.T, client, tipo, da, a string) (string, string, exportItem) {
+	t.Helper()
+	tok := token(t, client)
+	id := startExport(t, tok, tipo, da, a)
+	it := waitExport(t, tok, id)
+	if it.Stato != "PRONTO" {
+		t.Fatalf("export ended %s", it.Stato)
+	}
+	return tok, id, it
+}
+
+var cfPattern = regexp.MustCompile(`[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]`)
+
+func TestExportMicrodata(t *testing.T) {
+	tok, id, it := readyExport(t, "mlps", "microdati", daysAgo(300), today())
+	recs := downloadExport(t, tok, id)
+	header, rows := recs[0], recs[1:]
+	want := []string{"pseudonimo", "territorio", "sesso", "fascia_eta", "cittadinanza", "fascia_isee", "fascia_beneficio",
+		"mese_presentazione", "stato_did", "patto_lavoro_attivo", "patto_inclusione_attivo", "trasferimenti_periodo"}
+	if strings.Join(header, ",") != strings.Join(want, ",") {
+		t.Fatalf("header %v", header)
+	}
+	if it.Righe == nil || int(*it.Righe) != len(rows) || it.K == nil || *it.K != 5 {
+		t.Fatalf("listing says %v rows, k %v; the file has %d", it.Righe, it.K, len(rows))
+	}
+	// Everyone is counted: released or suppressed.
+	var persons int64
+	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM componente m JOIN nucleo n ON n.id = m.nucleo_id WHERE n.data_presentazione <= current_date`).Scan(&persons)
+	if *it.Righe+*it.RigheSoppresse != persons {
+		t.Errorf("%d released + %d suppressed, %d persons", *it.Righe, *it.RigheSoppresse, persons)
+	}
+	if len(rows) == 0 {
+		t.Fatal("nothing released")
+	}
+	t.Logf("%d persons: %d released, %d suppressed (k = 5)", persons, *it.Righe, *it.RigheSoppresse)
+
+	// No direct identifier of the input is anywhere in the output.
+	identifiers := map[string]bool{}
+	q, err := h.DB.Query(context.Background(), `
+		SELECT m.codice_fiscale, m.cf_canonico, m.cognome, m.nome, coalesce(m.email, ''), coalesce(m.telefono, ''),
+		       n.indirizzo, n.protocollo_domanda, m.data_nascita::text
+		FROM componente m JOIN nucleo n ON n.id = m.nucleo_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Next() {
+		v := make([]string, 9)
+		q.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8])
+		for _, s := range v {
+			if s != "" {
+				identifiers[s] = true
+			}
+		}
+	}
+	q.Close()
+	classes := map[string]int{}
+	for _, row := range rows {
+		for _, f := range row {
+			if identifiers[f] || cfPattern.MatchString(f) {
+				t.Fatalf("the export holds a direct identifier")
+			}
+		}
+		classes[strings.Join(row[1:8], "|")]++
+	}
+	// k-anonymity over the quasi-identifiers.
+	for c, n := range classes {
+		if n < 5 {
+			t.Fatalf("class %s has %d rows, k = 5", c, n)
+		}
+	}
+
+	// Downloaded once: the file is gone, a second download is 410, a receipt is signed.
+	assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok}), http.StatusGone)
+	if _, _, err := exportStore(t).Open(context.Background(), "mlps/"+id+".csv.gz"); !errors.Is(err, files.ErrNotFound) {
+		t.Errorf("the file is still in MinIO after its download (%v)", err)
+	}
+	r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/receipt"), token: tok})
+	if r.status != http.StatusOK {
+		t.Fatalf("receipt: %d %s", r.status, r.body)
+	}
+	conformsToOpenAPI(t, "/function/anonymised-export/exports/{id}/receipt", "get", r)
+	conformsToOpenAPI(t, "/function/anonymised-export/exports/{id}", "get",
+		do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id), token: tok}))
+	conformsToOpenAPI(t, "/function/anonymised-export/exports", "get",
+		do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports"), token: tok}))
+	var rc struct {
+		IDExport string `json:"id_export"`
+		SHA256   string `json:"sha256"`
+		Byte     int64  `json:"byte"`
+		Righe    int64  `json:"righe"`
+		Firma    string `json:"firma"`
+	}
+	decodeInto(t, r, &rc)
+	parts := strings.Split(rc.Firma, ".")
+	if len(parts) != 3 || rc.IDExport != id || rc.Righe != int64(len(rows)) || len(rc.SHA256) != 64 {
+		t.Fatalf("receipt %s", r.body)
+	}
+	payload := verifyWithJWKS(t, rc.Firma)
+	var signed map[string]any
+	json.Unmarshal(payload, &signed)
+	if signed["id_export"] != id || signed["sha256"] != rc.SHA256 {
+		t.Errorf("the signature covers %s", payload)
+	}
+	var audited int
+	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'anonymised-export' AND outcome LIKE '%' || $1`, id).Scan(&audited)
+	if audited < 3 { // request, generation, download started, downloaded
+		t.Errorf("%d audit records for the export", audited)
+	}
+}
+
+// verifyWithJWKS checks a JWS against the keys the token endpoint publishes
+// and returns its payload.
+func verifyWithJWKS(t *testing.T, compact string) []byte {
+	t.Helper()
+	r := do(t, call{method: http.MethodGet, url: h.URL("oauth-token", "/jwks")})
+	var set jose.JSONWebKeySet
+	decodeInto(t, r, &set)
+	sig, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256})
+	if err != nil {
+		t.Fatalf("receipt signature: %v", err)
+	}
+	keys := set.Key(sig.Signatures[0].Header.KeyID)
+	if len(keys) == 0 {
+		t.Fatal("the receipt is signed by a key the JWKS does not publish")
+	}
+	payload, err := sig.Verify(keys[0].Key)
+	if err != nil {
+		t.Fatalf("receipt signature does not verify: %v", err)
+	}
+	return payload
+}
+
+// exportStore opens the exports bucket directly, for checks the API cannot make.
+func exportStore(t *testing.T) *files.Store {
+	t.Helper()
+	cfg, err := config.Load(os.Getenv, config.DefaultSecrets()) // the functions' own settings, as the harness set them
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := files.Open(context.Background(), cfg, "exports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func pseudonyms(rows [][]string) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rows[1:] {
+		out[r[0]] = true
+	}
+	return out
+}
+
+func TestExportPseudonymsAndTerritory(t *testing.T) {
+	tokM, idM1, _ := readyExport(t, "mlps", "microdati", daysAgo(300), today())
+	_, idM2, _ := readyExport(t, "mlps", "microdati", daysAgo(300), daysAgo(1))
+	tokR, idR, _ := readyExport(t, "regione-12", "microdati", daysAgo(300), today())
+	m1, m2 := pseudonyms(downloadExport(t, tokM, idM1)), pseudonyms(downloadExport(t, tokM, idM2))
+	rrows := downloadExport(t, tokR, idR)
+	r := pseudonyms(rrows)
+	same := 0
+	for p := range m1 {
+		if m2[p] {
+			same++
+		}
+		if r[p] {
+			t.Fatal("the Ministry and a Region share a pseudonym")
+		}
+	}
+	if same < len(m1)/2 {
+		t.Errorf("only %d of %d pseudonyms recur across two periods for one recipient", same, len(m1))
+	}
+	// Region 12 gets its own territory and nothing else.
+	provinces := map[string]bool{"REGIONE-12": true}
+	q, _ := h.DB.Query(context.Background(), `SELECT DISTINCT provincia FROM comune WHERE regione = '12'`)
+	for q.Next() {
+		var p string
+		q.Scan(&p)
+		provinces[p] = true
+	}
+	q.Close()
+	for _, row := range rrows[1:] {
+		if !provinces[row[1]] {
+			t.Fatalf("Region 12's export holds territory %s", row[1])
+		}
+	}
+}
+
+func TestExportTenancy(t *testing.T) {
+	_, id12, _ := readyExport(t, "regione-12", "aggregati", daysAgo(300), today())
+	tok15 := token(t, "regione-15")
+	for _, path := range []string{"/exports/" + id12, "/exports/" + id12 + "/download", "/exports/" + id12 + "/receipt"} {
+		assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, path), token: tok15}), http.StatusNotFound)
+	}
+	r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports"), token: tok15})
+	if r.status != http.StatusOK || bytes.Contains(r.body, []byte(id12)) {
+		t.Fatalf("Region 15's listing: %d, holds Region 12's export: %v", r.status, bytes.Contains(r.body, []byte(id12)))
+	}
+	r = do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports"), token: token(t, "regione-12")})
+	if !bytes.Contains(r.body, []byte(id12)) {
+		t.Fatal("Region 12 does not see its own export")
+	}
+	// GePI holds no export scope.
+	assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports"), token: token(t, "gepi")}), http.StatusForbidden)
+}
+
+func TestExportAggregates(t *testing.T) {
+	tok, id, _ := readyExport(t, "mlps", "aggregati", daysAgo(300), today())
+	recs := downloadExport(t, tok, id)
+	if strings.Join(recs[0], ",") != "territorio,sesso,fascia_eta,stato_did,patto_lavoro,persone" {
+		t.Fatalf("header %v", recs[0])
+	}
+	type line struct{ hidden, hiddenTotal int }
+	rows := map[string]*line{}  // territorio|sesso|eta
+	cols := map[string]*line{}  // did|patto
+	totals := map[string]bool{} // lines whose total is published
+	for _, r := range recs[1:] {
+		v := r[5]
+		if v != "x" {
+			if n, _ := json.Number(v).Int64(); n > 0 && n < 3 {
+				t.Fatalf("published a count of %d", n)
+			}
+		}
+		rk, ck := r[0]+"|"+r[1]+"|"+r[2], r[3]+"|"+r[4]
+		switch {
+		case r[3] == "TOTALE":
+			totals["r:"+rk] = v != "x"
+		case r[0] == "TOTALE":
+			totals["c:"+ck] = v != "x"
+		default:
+			if rows[rk] == nil {
+				rows[rk] = &line{}
+			}
+			if cols[ck] == nil {
+				cols[ck] = &line{}
+			}
+			if v == "x" {
+				rows[rk].hidden++
+				cols[ck].hidden++
+			}
+		}
+	}
+	for k, l := range rows {
+		if totals["r:"+k] && l.hidden == 1 {
+			t.Fatalf("row %s: one withheld cell beside its published total", k)
+		}
+	}
+	for k, l := range cols {
+		if totals["c:"+k] && l.hidden == 1 {
+			t.Fatalf("column %s: one withheld cell beside its published total", k)
+		}
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	tok := token(t, "regione-15")
+	url := h.URL(exportFn, "")
+	cases := []struct {
+		name  string
+		body  any
+		field string
+	}{
+		{"bad tipo", map[string]any{"tipo": "tutto", "periodo": map[string]string{"da": "2024-01-01", "a": "2024-01-31"}}, "tipo"},
+		{"no periodo", map[string]any{"tipo": "microdati"}, "periodo"},
+		{"a before da", map[string]any{"tipo": "microdati", "periodo": map[string]string{"da": "2024-02-01", "a": "2024-01-31"}}, "periodo.a"},
+		{"future", map[string]any{"tipo": "microdati", "periodo": map[string]string{"da": "2024-02-01", "a": "2999-01-31"}}, "periodo.a"},
+		{"territory in the body", map[string]any{"tipo": "microdati", "regione": "12", "periodo": map[string]string{"da": "2024-02-01", "a": "2024-03-01"}}, "regione"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := assertProblem(t, postJSON(t, url, tok, c.body), http.StatusBadRequest)
+			if errs, _ := m["errors"].([]any); len(errs) == 0 || errs[0].(map[string]any)["field"] != c.field {
+				t.Errorf("errors %v, want field %s", m["errors"], c.field)
+			}
+		})
+	}
+	assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/00000000-0000-0000-0000-000000000000"), token: tok}), http.StatusNotFound)
+
+	// One job per recipient, kind and period at a time.
+	_, err := h.DB.Exec(context.Background(), `
+		INSERT INTO export (id, org, client_id, tipo, da, a, stato) VALUES (gen_random_uuid(), 'REGIONE:15', 'x', 'microdati', '2023-01-01', '2023-01-31', 'IN_CORSO')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"tipo": "microdati", "periodo": map[string]string{"da": "2023-01-01", "a": "2023-01-31"}}
+	assertProblem(t, postJSON(t, url, tok, body), http.StatusConflict)
+
+	// The same Idempotency-Key answers the first request again.
+	b, _ := json.Marshal(map[string]any{"tipo": "aggregati", "periodo": map[string]string{"da": "2023-01-01", "a": "2023-01-31"}})
+	key := map[string]string{"Idempotency-Key": "exp-" + randomHex(6)}
+	first := do(t, call{url: url, token: tok, contentType: "application/json", body: b, header: key})
+	again := do(t, call{url: url, token: tok, contentType: "application/json", body: b, header: key})
+	if first.status != http.StatusAccepted || again.status != http.StatusOK ||
+		first.json(t)["id_export"] != again.json(t)["id_export"] {
+		t.Fatalf("first %d %s, again %d %s", first.status, first.body, again.status, again.body)
+	}
+}
+
+// TestExportAllowedAddresses: a client with registered addresses downloads
+// only from them (seed 003).
+func TestExportAllowedAddresses(t *testing.T) {
+	tok, id, _ := readyExport(t, "regione-15", "aggregati", daysAgo(30), today())
+	set := func(cidrs string) {
+		if _, err := h.DB.Exec(context.Background(), `UPDATE oauth_client SET allowed_cidrs = $1::cidr[] WHERE client_id = 'regione-15'`, cidrs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer set("{}")
+	set("{10.0.0.0/8}")
+	url := h.URL(exportFn, "/exports/"+id+"/download")
+	assertProblem(t, do(t, call{method: http.MethodGet, url: url, token: tok}), http.StatusForbidden)
+	if it := waitExport(t, tok, id); it.Stato != "PRONTO" {
+		t.Fatalf("a refused download changed the export: %s", it.Stato)
+	}
+	set("{127.0.0.0/8, 10.0.0.0/8}")
+	if r := do(t, call{method: http.MethodGet, url: url, token: tok}); r.status != http.StatusOK {
+		t.Fatalf("from an allowed address: %d %s", r.status, r.body)
+	}
+}
+
+func TestExportSurvivesMinIOOutage(t *testing.T) {
+	if h.MinIO == nil {
+		t.Fatal("the harness has no MinIO")
+	}
+	tok := token(t, "regione-15")
+	h.MinIO.Cut()
+	id := startExport(t, tok, "microdati", daysAgo(300), today())
+	it := waitExport(t, tok, id)
+	h.MinIO.Restore()
+	if it.Stato != "FALLITO" {
+		t.Fatalf("with MinIO down the job ended %s", it.Stato)
+	}
+	if _, _, err := exportStore(t).Open(context.Background(), "regione-15/"+id+".csv.gz"); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("a failed job left an object (%v)", err)
+	}
+	// Asked again, it is made.
+	id2 := startExport(t, tok, "microdati", daysAgo(300), today())
+	if it := waitExport(t, tok, id2); it.Stato != "PRONTO" {
+		t.Fatalf("after MinIO came back the job ended %s", it.Stato)
+	}
+}
+
+func TestExportScheduled(t *testing.T) {
+	r := do(t, call{url: h.URL(exportFn, ""), header: map[string]string{"X-Connector": "cron-connector"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var first map[string]int
+	decodeInto(t, r, &first)
+	if first["avviati"] != 2*3 { // mlps and two regions, both kinds
+		t.Errorf("first run started %d exports", first["avviati"])
+	}
+	r = do(t, call{url: h.URL(exportFn, ""), header: map[string]string{"X-Connector": "cron-connector"}})
+	var second map[string]int
+	decodeInto(t, r, &second)
+	if second["avviati"] != 0 {
+		t.Errorf("a second run for the same month started %d more", second["avviati"])
+	}
+}
+
+// TestExportExpires: an export not downloaded in time is removed by the
+// scheduled run, and its download is 410.
+func TestExportExpires(t *testing.T) {
+	tok, id, _ := readyExport(t, "regione-12", "aggregati", daysAgo(60), daysAgo(40))
+	if _, err := h.DB.Exec(context.Background(), `UPDATE export SET scade_il = now() - interval '1 minute' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.Gateway.Fire(context.Background(), exportFn); st != http.StatusOK {
+		t.Fatalf("scheduled run: %d", st)
+	}
+	if it := waitExport(t, tok, id); it.Stato != "SCADUTO" {
+		t.Fatalf("after its expiry the export is %s", it.Stato)
+	}
+	assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok}), http.StatusGone)
+	if _, _, err := exportStore(t).Open(context.Background(), "regione-12/"+id+".csv.gz"); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("the expired file is still in MinIO (%v)", err)
+	}
+}
+
+// TestExportKeyRotation: a new key version for a recipient starts a series
+// of pseudonyms that cannot be linked to the earlier one.
+func TestExportKeyRotation(t *testing.T) {
+	tok, before, _ := readyExport(t, "regione-15", "microdati", daysAgo(200), daysAgo(2))
+	old := pseudonyms(downloadExport(t, tok, before))
+	if _, err := h.DB.Exec(context.Background(), `
+		INSERT INTO export_destinatario (org, versione_chiave) VALUES ('REGIONE:15', 2)
+		ON CONFLICT (org) DO UPDATE SET versione_chiave = export_destinatario.versione_chiave + 1`); err != nil {
+		t.Fatal(err)
+	}
+	defer h.DB.Exec(context.Background(), `DELETE FROM export_destinatario WHERE org = 'REGIONE:15'`)
+	_, after, _ := readyExport(t, "regione-15", "microdati", daysAgo(200), daysAgo(2))
+	renewed := pseudonyms(downloadExport(t, tok, after))
+	if len(old) == 0 || len(renewed) == 0 {
+		t.Fatalf("nothing released to compare (%d, %d)", len(old), len(renewed))
+	}
+	for p := range renewed {
+		if old[p] {
+			t.Fatal("a pseudonym survived the key rotation")
+		}
+	}
+}
