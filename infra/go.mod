@@ -10,7 +10,7 @@ require (
 	github.com/Microsoft/go-winio v0.6.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
-	github.com/google/uuid v1.6.0 // indirect
+	github.com/google/uuid v1.6.0
 	github.com/huandu/xstrings v1.5.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
@@ -46,13 +46,23 @@ require (
 )
 
 require (
+	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0
 	github.com/rdc-interop/faas/functions/did-check v0.0.0
+	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0
+	github.com/rdc-interop/faas/functions/patto-check v0.0.0
+	github.com/rdc-interop/faas/functions/transfer-to-cpi v0.0.0
+	github.com/rdc-interop/faas/functions/transfer-to-social-services v0.0.0
 	github.com/rdc-interop/faas/functions/oauth-token v0.0.0
 	github.com/rdc-interop/faas/shared v0.0.0
 )
 
 replace (
+	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
+	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion
+	github.com/rdc-interop/faas/functions/patto-check => ../functions/patto-check
+	github.com/rdc-interop/faas/functions/transfer-to-cpi => ../functions/transfer-to-cpi
+	github.com/rdc-interop/faas/functions/transfer-to-social-services => ../functions/transfer-to-social-services
 	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token
 	github.com/rdc-interop/faas/shared => ../shared
 )

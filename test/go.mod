@@ -3,7 +3,13 @@ module github.com/rdc-interop/faas/test
 go 1.26.8
 
 require (
+	go.yaml.in/yaml/v3 v3.0.6
+	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0
 	github.com/rdc-interop/faas/functions/did-check v0.0.0
+	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0
+	github.com/rdc-interop/faas/functions/patto-check v0.0.0
+	github.com/rdc-interop/faas/functions/transfer-to-cpi v0.0.0
+	github.com/rdc-interop/faas/functions/transfer-to-social-services v0.0.0
 	github.com/rdc-interop/faas/functions/oauth-token v0.0.0
 	github.com/rdc-interop/faas/infra v0.0.0
 	github.com/rdc-interop/faas/shared v0.0.0
@@ -24,7 +30,12 @@ require (
 )
 
 replace (
+	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
+	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion
+	github.com/rdc-interop/faas/functions/patto-check => ../functions/patto-check
+	github.com/rdc-interop/faas/functions/transfer-to-cpi => ../functions/transfer-to-cpi
+	github.com/rdc-interop/faas/functions/transfer-to-social-services => ../functions/transfer-to-social-services
 	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token
 	github.com/rdc-interop/faas/infra => ../infra
 	github.com/rdc-interop/faas/shared => ../shared

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -19,10 +20,24 @@ import (
 
 var h *harness.Harness
 
+// The partner platforms the transfers notify.
+var anpal, gepi *fakePartner
+
 func TestMain(m *testing.M) {
+	anpal, gepi = newFakePartner(), newFakePartner()
+	env := map[string]string{
+		// Fast retries, so that an outage of a second is retried many times.
+		"DELIVERY_BACKOFF_BASE": "50ms", "DELIVERY_BACKOFF_MAX": "400ms", "DELIVERY_POLL": "100ms",
+		"DELIVERY_MAX_ATTEMPTS": "1000", "DELIVERY_TIMEOUT": "2s",
+	}
+	maps.Copy(env, anpal.env("ANPAL"))
+	maps.Copy(env, gepi.env("GEPI"))
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
-	h, err = harness.Start(ctx, harness.Options{Persons: 10000})
+	h, err = harness.Start(ctx, harness.Options{Persons: 30000})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start the function set:", err)

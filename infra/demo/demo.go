@@ -105,7 +105,8 @@ func WriteJSON(path string, v any) error {
 
 // EnsureSecrets writes the function set's secrets into dir (as `faas-cli
 // local-run` mounts them) unless they are there already: the token signing
-// keys and the key of the audit trail's subject references.
+// keys, the key of the audit trail's subject references and the master key
+// of the exports' pseudonyms.
 func EnsureSecrets(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -124,12 +125,14 @@ func EnsureSecrets(dir string) error {
 			return err
 		}
 	}
-	subject := filepath.Join(dir, "audit-subject-key")
-	if _, err := os.Stat(subject); errors.Is(err, os.ErrNotExist) {
-		b := make([]byte, 32)
-		rand.Read(b)
-		if err := os.WriteFile(subject, []byte(base64.RawURLEncoding.EncodeToString(b)), 0o600); err != nil {
-			return err
+	for _, name := range []string{"audit-subject-key", "export-pseudonym-key"} {
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			b := make([]byte, 32)
+			rand.Read(b)
+			if err := os.WriteFile(path, []byte(base64.RawURLEncoding.EncodeToString(b)), 0o600); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

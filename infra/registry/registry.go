@@ -6,14 +6,24 @@ package registry
 import (
 	"net/http"
 
+	export "github.com/rdc-interop/faas/functions/anonymised-export"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
+	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
 	oauthtoken "github.com/rdc-interop/faas/functions/oauth-token"
+	pattocheck "github.com/rdc-interop/faas/functions/patto-check"
+	tocpi "github.com/rdc-interop/faas/functions/transfer-to-cpi"
+	tosocial "github.com/rdc-interop/faas/functions/transfer-to-social-services"
 )
 
 // Handlers maps each function name of stack.yml to its Handle.
 func Handlers() map[string]http.Handler {
 	return map[string]http.Handler{
-		"oauth-token": http.HandlerFunc(oauthtoken.Handle),
-		"did-check":   http.HandlerFunc(didcheck.Handle),
+		"oauth-token":                 http.HandlerFunc(oauthtoken.Handle),
+		"did-check":                   http.HandlerFunc(didcheck.Handle),
+		"patto-check":                 http.HandlerFunc(pattocheck.Handle),
+		"did-holder-exclusion":        http.HandlerFunc(exclusion.Handle),
+		"transfer-to-cpi":             http.HandlerFunc(tocpi.Handle),
+		"transfer-to-social-services": http.HandlerFunc(tosocial.Handle),
+		"anonymised-export":           http.HandlerFunc(export.Handle),
 	}
 }

@@ -301,6 +301,16 @@ func Audit(r *http.Request, e audit.Entry) error {
 	if st.p == nil {
 		return problem.New(problem.Internal, "audit outside a function")
 	}
+	if err := st.p.Audit.Write(r.Context(), Stamp(r, e)); err != nil {
+		return problem.Down("the audit trail", err)
+	}
+	return nil
+}
+
+// Stamp fills in who asked, in which request and function: for an entry
+// stored by the caller (audit.Insert in its own transaction).
+func Stamp(r *http.Request, e audit.Entry) audit.Entry {
+	st := stateOf(r.Context())
 	e.RequestID = st.requestID
 	e.Function = st.function
 	if st.claims != nil {
@@ -308,10 +318,7 @@ func Audit(r *http.Request, e audit.Entry) error {
 	} else {
 		e.ClientID, e.Org = "-", "-"
 	}
-	if err := st.p.Audit.Write(r.Context(), e); err != nil {
-		return problem.Down("the audit trail", err)
-	}
-	return nil
+	return e
 }
 
 // recorder remembers the status for the access log.

@@ -44,6 +44,7 @@ type Harness struct {
 	DBURL      string
 	Postgres   *Proxy
 	Redis      *Proxy
+	MinIO      *Proxy // nil when the run has no MinIO
 	SecretsDir string
 	Gateway    *gateway.Gateway
 
@@ -86,7 +87,7 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		return fail(fmt.Errorf("load synthetic data: %w", err))
 	}
 
-	// PostgreSQL and Redis through proxies the tests can cut.
+	// PostgreSQL and Redis (and MinIO, below) through proxies the tests can cut.
 	u, _ := url.Parse(dbURL)
 	if h.Postgres, err = NewProxy(u.Host); err != nil {
 		return fail(err)
@@ -106,6 +107,15 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		cleanups = append(cleanups, h.Redis.Close)
 		ru.Host = h.Redis.Addr()
 		redisURL = ru.String()
+	}
+
+	s3 := os.Getenv("S3_ENDPOINT")
+	if s3 != "" {
+		if h.MinIO, err = NewProxy(s3); err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, h.MinIO.Close)
+		s3 = h.MinIO.Addr()
 	}
 
 	if h.SecretsDir, err = os.MkdirTemp("", "rdc-secrets-"); err != nil {
@@ -130,7 +140,7 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 	h.BaseURL = "http://" + ln.Addr().String()
 	h.Issuer = h.BaseURL + "/function/oauth-token"
 	env := map[string]string{
-		"DATABASE_URL": h.DBURL, "REDIS_URL": redisURL, "SECRETS_DIR": h.SecretsDir,
+		"DATABASE_URL": h.DBURL, "REDIS_URL": redisURL, "S3_ENDPOINT": s3, "SECRETS_DIR": h.SecretsDir,
 		"OAUTH_ISSUER": h.Issuer, "OAUTH_AUDIENCE": "rdc-interop", "OAUTH_JWKS_URL": "",
 		"OAUTH_KEYS_RELOAD": "1s",
 		"LOG_LEVEL":         envOr("LOG_LEVEL", "warn"),

@@ -16,6 +16,7 @@ type loadConfig struct {
 	duration    time.Duration
 	rounds      int
 	concurrency int
+	sample      int // persons the look-ups are drawn from
 }
 
 // result of one closed-loop load round.
@@ -132,7 +133,7 @@ func compare(ctx context.Context, name string, cfg loadConfig, baseline, subject
 	for _, row := range []struct {
 		label string
 		r     result
-	}{{"baseline", base}, {name, subj}} {
+	}{{"baseline", base}, {"function", subj}} {
 		fmt.Printf("  %-10s %10.0f %10s %10s %8d\n", row.label, row.r.rps(), row.r.pct(0.50).Round(time.Microsecond), row.r.pct(0.99).Round(time.Microsecond), row.r.errors)
 	}
 	fmt.Printf("  ratio      throughput %.2f of baseline, p50 %.2f×, p99 %.2f×\n\n",

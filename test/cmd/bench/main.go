@@ -23,7 +23,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "duration of each measured round")
 	rounds := flag.Int("rounds", 2, "rounds per subject, alternating with the baseline")
 	conc := flag.Int("c", 32, "concurrent connections")
-	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check")
+	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check, patto-check, did-holder-exclusion, transfer-to-cpi, anonymised-export")
+	sample := flag.Int("sample", 20000, "persons the look-ups are drawn from; as many as the data set gives a cold cache")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (load generator, gateway and baselines share this process)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -44,7 +45,7 @@ func main() {
 	defer h.Close()
 	fmt.Printf("data set: %d persons, loaded and served in %.1fs\n\n", *persons, time.Since(start).Seconds())
 
-	cfg := loadConfig{duration: *duration, rounds: *rounds, concurrency: *conc}
+	cfg := loadConfig{duration: *duration, rounds: *rounds, concurrency: *conc, sample: *sample}
 	ok := true
 	for _, b := range benchmarks {
 		if *only != "" && !strings.Contains(","+*only+",", ","+b.name+",") {
@@ -65,5 +66,9 @@ var benchmarks = []struct {
 	name string
 	run  func(context.Context, *harness.Harness, loadConfig) error
 }{
-	{"did-check", benchDidCheck},
+	{"did-check", benchLookup("did-check", "gepi")},
+	{"patto-check", benchLookup("patto-check", "gepi")},
+	{"did-holder-exclusion", benchLookup("did-holder-exclusion", "anpal")},
+	{"transfer-to-cpi", benchTransfer},
+	{"anonymised-export", benchExport},
 }

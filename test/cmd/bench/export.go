@@ -1,0 +1,157 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/config"
+	"github.com/rdc-interop/faas/shared/files"
+	"github.com/rdc-interop/faas/test/harness"
+)
+
+// benchExport runs the national microdata export end to end (PostgreSQL →
+// anonymisation → MinIO) through the gateway, against a floor measured in
+// the same run: COPY of the same people's rows to STDOUT, streamed through
+// gzip into one MinIO object. It reports rows/s of both and the function
+// process's peak heap during the export.
+func benchExport(ctx context.Context, h *harness.Harness, cfg loadConfig) error {
+	cf, err := config.Load(os.Getenv, config.DefaultSecrets()) // the functions' own settings, as the harness set them
+	if err != nil {
+		return err
+	}
+	store, err := files.Open(ctx, cf, "bench-floor")
+	if err != nil {
+		return err
+	}
+	tok, err := h.Token(ctx, "mlps")
+	if err != nil {
+		return err
+	}
+	today := time.Now().Format(time.DateOnly)
+	from := time.Now().AddDate(0, 0, -300).Format(time.DateOnly)
+
+	var floorRows, fnRows int64
+	var floorTime, fnTime time.Duration
+	var peak uint64
+	rounds := max(1, cfg.rounds)
+	for round := range rounds {
+		n, d, err := exportFloor(ctx, h, store, today, round)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		floorRows, floorTime = floorRows+n, floorTime+d
+		n, d, p, err := exportThroughFunction(ctx, h, tok, from, today)
+		if err != nil {
+			return fmt.Errorf("anonymised-export: %w", err)
+		}
+		fnRows, fnTime = fnRows+n, fnTime+d
+		peak = max(peak, p)
+	}
+	fr, xr := float64(floorRows)/floorTime.Seconds(), float64(fnRows)/fnTime.Seconds()
+	fmt.Printf("anonymised-export, national microdata (%d round(s))\n", rounds)
+	fmt.Printf("  %-10s %12s %10s\n", "", "rows/s", "time")
+	fmt.Printf("  %-10s %12.0f %10s\n", "floor", fr, (floorTime / time.Duration(rounds)).Round(time.Millisecond))
+	fmt.Printf("  %-10s %12.0f %10s\n", "function", xr, (fnTime / time.Duration(rounds)).Round(time.Millisecond))
+	fmt.Printf("  ratio      throughput %.2f of the floor (COPY → gzip → MinIO)\n", xr/fr)
+	fmt.Printf("  peak heap in use during the export: %.0f MiB (the whole process: gateway, functions and load generator)\n", float64(peak)/(1<<20))
+	fmt.Printf("  targets: throughput ≥ 0.33 of the floor; peak memory ≤ 256 MiB and flat in the rows\n\n")
+	return nil
+}
+
+// exportFloor streams COPY of the period's people through gzip into MinIO.
+func exportFloor(ctx context.Context, h *harness.Harness, store *files.Store, today string, round int) (int64, time.Duration, error) {
+	conn, err := pgx.Connect(ctx, h.DBURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close(ctx)
+	start := time.Now()
+	pr, pw := io.Pipe()
+	var rows atomic.Int64
+	go func() {
+		zw := gzip.NewWriter(pw)
+		tag, err := conn.PgConn().CopyTo(ctx, zw, `COPY (
+			SELECT m.cf_canonico, m.sesso, c.provincia, m.data_nascita, m.cittadinanza, n.isee, n.importo_beneficio, n.data_presentazione
+			FROM nucleo n JOIN comune c ON c.codice_istat = n.comune_residenza JOIN componente m ON m.nucleo_id = n.id
+			WHERE n.data_presentazione <= '`+today+`') TO STDOUT WITH (FORMAT csv)`)
+		if err == nil {
+			err = zw.Close()
+			rows.Store(tag.RowsAffected())
+		}
+		pw.CloseWithError(err)
+	}()
+	if _, err := store.Put(ctx, fmt.Sprintf("floor-%d.csv.gz", round), pr, "application/gzip"); err != nil {
+		return 0, 0, err
+	}
+	return rows.Load(), time.Since(start), nil
+}
+
+// exportThroughFunction asks for the export, waits for it and samples the heap.
+func exportThroughFunction(ctx context.Context, h *harness.Harness, tok, from, to string) (int64, time.Duration, uint64, error) {
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	go func() {
+		var ms runtime.MemStats
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+			}
+		}
+	}()
+	defer close(stop)
+	start := time.Now()
+	body := fmt.Sprintf(`{"tipo":"microdati","periodo":{"da":%q,"a":%q}}`, from, to)
+	req, _ := jsonPost(h.URL("anonymised-export", ""), tok, []byte(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	var acc struct {
+		ID string `json:"id_export"`
+	}
+	json.NewDecoder(resp.Body).Decode(&acc)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return 0, 0, 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	for {
+		time.Sleep(100 * time.Millisecond)
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL("anonymised-export", "/exports/"+acc.ID), nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		var it struct {
+			Stato     string `json:"stato"`
+			Progresso int64  `json:"progresso"`
+		}
+		json.NewDecoder(resp.Body).Decode(&it)
+		resp.Body.Close()
+		switch it.Stato {
+		case "PRONTO":
+			return it.Progresso, time.Since(start), peak.Load(), nil
+		case "FALLITO":
+			return 0, 0, 0, fmt.Errorf("the export failed")
+		}
+	}
+}
