@@ -7,17 +7,22 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/files"
+	"github.com/rdc-interop/faas/test/harness"
 )
 
 const exportFn = "anonymised-export"
@@ -40,7 +45,12 @@ func daysAgo(n int) string { return time.Now().In(rome).AddDate(0, 0, -n).Format
 // startExport asks for an export and returns its id.
 func startExport(t *testing.T, tok, tipo, da, a string) string {
 	t.Helper()
-	r := postJSON(t, h.URL(exportFn, ""), tok, map[string]any{"tipo": tipo, "periodo": map[string]string{"da": da, "a": a}})
+	return requestExport(t, tok, map[string]any{"tipo": tipo, "periodo": map[string]string{"da": da, "a": a}})
+}
+
+func requestExport(t *testing.T, tok string, body map[string]any) string {
+	t.Helper()
+	r := postJSON(t, h.URL(exportFn, ""), tok, body)
 	if r.status != http.StatusAccepted {
 		t.Fatalf("export request: status %d: %s", r.status, r.body)
 	}
@@ -80,10 +90,7 @@ func waitExport(t *testing.T, tok, id string) exportItem {
 // downloadExport downloads and reads the gzip CSV.
 func downloadExport(t *testing.T, tok, id string) [][]string {
 	t.Helper()
-	r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok})
-	if r.status != http.StatusOK {
-		t.Fatalf("download: status %d: %s", r.status, r.body)
-	}
+	r := downloadFile(t, tok, id, "application/gzip")
 	zr, err := gzip.NewReader(bytes.NewReader(r.body))
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +100,18 @@ func downloadExport(t *testing.T, tok, id string) [][]string {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+func downloadFile(t *testing.T, tok, id, contentType string) reply {
+	t.Helper()
+	r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok})
+	if r.status != http.StatusOK {
+		t.Fatalf("download: status %d: %s", r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != contentType {
+		t.Fatalf("download: Content-Type %q, want %q", ct, contentType)
+	}
+	return r
 }
 
 func readyExport(t *testing.T, client, tipo, da, a string) (string, string, exportItem) {
@@ -234,7 +253,7 @@ func exportStore(t *testing.T) *files.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := files.Open(context.Background(), cfg, "exports")
+	s, err := files.Open(cfg, "exports")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,6 +441,7 @@ func TestExportSurvivesMinIOOutage(t *testing.T) {
 	}
 	tok := token(t, "regione-15")
 	h.MinIO.Cut()
+	defer h.MinIO.Restore()
 	id := startExport(t, tok, "microdati", daysAgo(300), today())
 	it := waitExport(t, tok, id)
 	h.MinIO.Restore()
@@ -436,6 +456,197 @@ func TestExportSurvivesMinIOOutage(t *testing.T) {
 	if it := waitExport(t, tok, id2); it.Stato != "PRONTO" {
 		t.Fatalf("after MinIO came back the job ended %s", it.Stato)
 	}
+}
+
+// TestExportStopsMidRun: PostgreSQL or MinIO stopping while a job runs
+// fails the job, leaves no object, and the same export succeeds when asked
+// again once the service is back.
+func TestExportStopsMidRun(t *testing.T) {
+	cases := []struct {
+		name   string
+		proxy  func() *harness.Proxy
+		budget int64 // bytes after which the service stops
+		// down is how long it stays stopped: PostgreSQL comes back soon (the
+		// job records its failure once it can); MinIO stays down until the
+		// job has given up, beyond the client's own retries of the upload.
+		down   time.Duration
+		errore string
+	}{
+		// The microdata query streams every person of the period: the
+		// database stops in the middle of it.
+		{"postgres", func() *harness.Proxy { return h.Postgres }, 256 << 10, 300 * time.Millisecond, "database unavailable"},
+		// The upload starts once the file is written: the storage stops in
+		// the middle of the request.
+		{"minio", func() *harness.Proxy { return h.MinIO }, 1 << 10, -1, "file storage unavailable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := c.proxy()
+			if p == nil {
+				t.Fatalf("the harness has no %s proxy", c.name)
+			}
+			defer p.Restore()
+			tok := token(t, "mlps")
+			da, a := daysAgo(320), daysAgo(1)
+			id := startExport(t, tok, "microdati", da, a)
+			select {
+			case <-p.CutAfter(c.budget):
+			case <-time.After(30 * time.Second):
+				t.Fatal("the service was never stopped: the job moved fewer bytes than expected")
+			}
+			if c.down > 0 {
+				time.Sleep(c.down)
+				p.Restore()
+			}
+			it := waitExport(t, tok, id)
+			p.Restore()
+			if it.Stato != "FALLITO" {
+				t.Fatalf("with %s stopped mid-run the job ended %s", c.name, it.Stato)
+			}
+			var why string
+			h.DB.QueryRow(context.Background(), `SELECT errore FROM export WHERE id = $1`, id).Scan(&why)
+			if why != c.errore {
+				t.Errorf("the job failed with %q, want %q", why, c.errore)
+			}
+			if _, _, err := exportStore(t).Open(context.Background(), "mlps/"+id+".csv.gz"); !errors.Is(err, files.ErrNotFound) {
+				t.Fatalf("a failed job left an object (%v)", err)
+			}
+			again := startExport(t, tok, "microdati", da, a)
+			if it := waitExport(t, tok, again); it.Stato != "PRONTO" {
+				t.Fatalf("asked again after %s came back, the job ended %s", c.name, it.Stato)
+			}
+		})
+	}
+}
+
+// TestExportParquet: an export asked as Parquet holds the same rows as the
+// gzip CSV of the same period, typed, with the data dictionary in the file's
+// metadata; a withheld aggregate cell is a null where the CSV has x.
+func TestExportParquet(t *testing.T) {
+	for _, tipo := range []string{"microdati", "aggregati"} {
+		t.Run(tipo, func(t *testing.T) {
+			tok := token(t, "regione-12")
+			da, a := daysAgo(250), daysAgo(3)
+			csvID := startExport(t, tok, tipo, da, a)
+			if it := waitExport(t, tok, csvID); it.Stato != "PRONTO" {
+				t.Fatalf("CSV export ended %s", it.Stato)
+			}
+			want := downloadExport(t, tok, csvID)
+			pqID := requestExport(t, tok, map[string]any{"tipo": tipo, "periodo": map[string]string{"da": da, "a": a}, "formato": "parquet"})
+			it := waitExport(t, tok, pqID)
+			if it.Stato != "PRONTO" {
+				t.Fatalf("Parquet export ended %s", it.Stato)
+			}
+			r := downloadFile(t, tok, pqID, "application/vnd.apache.parquet")
+			if cd := r.header.Get("Content-Disposition"); !strings.Contains(cd, pqID+".parquet") {
+				t.Errorf("Content-Disposition %q", cd)
+			}
+			got, dictionary := readParquet(t, r.body, want[0])
+			if names := dictionaryNames(t, dictionary); strings.Join(names, ",") != strings.Join(want[0], ",") {
+				t.Errorf("the file's dictionary names %v, the CSV header is %v", names, want[0])
+			}
+			if it.Righe == nil || (tipo == "microdati" && int(*it.Righe) != len(got)) {
+				t.Errorf("the listing says %v rows, the file has %d", it.Righe, len(got))
+			}
+			sortRows(got)
+			sortRows(want[1:])
+			if len(got) != len(want)-1 {
+				t.Fatalf("Parquet has %d rows, CSV %d", len(got), len(want)-1)
+			}
+			for i := range got {
+				if strings.Join(got[i], ",") != strings.Join(want[i+1], ",") {
+					t.Fatalf("row %d: Parquet %v, CSV %v", i, got[i], want[i+1])
+				}
+			}
+		})
+	}
+}
+
+// readParquet reads a Parquet file as CSV-like rows in the order of columns
+// (a null as x, as the CSV writes a withheld cell), and its dictionary.
+func readParquet(t *testing.T, body []byte, columns []string) ([][]string, string) {
+	t.Helper()
+	f, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatalf("not a Parquet file: %v", err)
+	}
+	index := map[string]int{}
+	for i, path := range f.Schema().Columns() {
+		index[strings.Join(path, ".")] = i
+	}
+	at := make([]int, len(columns))
+	for i, c := range columns {
+		j, ok := index[c]
+		if !ok {
+			t.Fatalf("Parquet has no column %s (has %v)", c, f.Schema().Columns())
+		}
+		at[i] = j
+	}
+	rd := parquet.NewReader(f)
+	defer rd.Close()
+	var out [][]string
+	buf := make([]parquet.Row, 256)
+	for {
+		n, err := rd.ReadRows(buf)
+		for _, row := range buf[:n] {
+			rec := make([]string, len(columns))
+			for i, j := range at {
+				rec[i] = parquetText(row[j])
+			}
+			out = append(out, rec)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if int64(len(out)) != f.NumRows() {
+		t.Fatalf("read %d of %d rows", len(out), f.NumRows())
+	}
+	dictionary, ok := f.Lookup("dizionario")
+	if !ok {
+		t.Fatal("the Parquet file carries no data dictionary")
+	}
+	return out, dictionary
+}
+
+func parquetText(v parquet.Value) string {
+	switch {
+	case v.IsNull():
+		return "x"
+	case v.Kind() == parquet.Boolean:
+		return strconv.FormatBool(v.Boolean())
+	case v.Kind() == parquet.Int32:
+		return strconv.Itoa(int(v.Int32()))
+	case v.Kind() == parquet.Int64:
+		return strconv.FormatInt(v.Int64(), 10)
+	}
+	return string(v.ByteArray())
+}
+
+func dictionaryNames(t *testing.T, dictionary string) []string {
+	t.Helper()
+	var cols []struct {
+		Nome        string `json:"nome"`
+		Descrizione string `json:"descrizione"`
+	}
+	if err := json.Unmarshal([]byte(dictionary), &cols); err != nil {
+		t.Fatalf("dictionary: %v", err)
+	}
+	var names []string
+	for _, c := range cols {
+		if c.Descrizione == "" {
+			t.Errorf("column %s is not described", c.Nome)
+		}
+		names = append(names, c.Nome)
+	}
+	return names
+}
+
+func sortRows(rows [][]string) {
+	slices.SortFunc(rows, func(a, b []string) int { return slices.Compare(a, b) })
 }
 
 func TestExportScheduled(t *testing.T) {

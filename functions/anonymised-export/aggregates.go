@@ -1,9 +1,7 @@
 package function
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -19,7 +17,7 @@ var aggregateColumns = []column{
 	{"fascia_eta", "age at the end of the period, in 5-year bands, 75+ open; TOTALE in the column totals"},
 	{"stato_did", "state of the latest DID by the end of the period, or NESSUNA; TOTALE in the row totals"},
 	{"patto_lavoro", "ATTIVO or NON_ATTIVO at the end of the period; TOTALE in the row totals"},
-	{"persone", "people counted, or x where withheld: below 3 (threshold rule), or so that a withheld cell cannot be recomputed from its row or column total"},
+	{"persone", "people counted; where withheld, x in CSV and null in Parquet: below 3 (threshold rule), or so that a withheld cell cannot be recomputed from its row or column total"},
 }
 
 // aggregatesSQL counts the period's people by territory, sex, age band, DID
@@ -37,10 +35,10 @@ ORDER BY 1, 2, 3, 4, 5`
 var didStates = []string{"INSERITA", "CONVALIDATA", "SOSPESA", "REVOCATA", "ANNULLATA", "NON_AMMESSA", "NESSUNA"}
 var pactStates = []string{"ATTIVO", "NON_ATTIVO"}
 
-// aggregates writes the period's table as gzip CSV, after the threshold
+// aggregates writes the period's table in format, after the threshold
 // rule and secondary suppression. A table has a few thousand rows at most
 // (territories × sexes × age bands), so it is built in memory.
-func (x *exporter) aggregates(ctx context.Context, w io.Writer, j job, rc recipient, progress *atomic.Int64) (stats, error) {
+func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j job, rc recipient, progress *atomic.Int64) (stats, error) {
 	var st stats
 	rows, err := x.db.Query(ctx, aggregatesSQL, j.da.Time(), j.a.Time(), rc.region, euISO3)
 	if err != nil {
@@ -92,35 +90,55 @@ func (x *exporter) aggregates(ctx context.Context, w io.Writer, j job, rc recipi
 	}
 	rel := disclosure.Suppress(t)
 
-	zw := gzip.NewWriter(w)
-	cw := csv.NewWriter(zw)
-	header := make([]string, len(aggregateColumns))
-	for i, c := range aggregateColumns {
-		header[i] = c.Nome
+	out, err := newTable[aggRow](format, w, aggregateColumns)
+	if err != nil {
+		return st, err
 	}
-	cw.Write(header)
-	show := func(v int, hidden bool) string {
+	cell := func(terr, sesso, eta, did, pact string, v int, hidden bool) error {
+		r := aggRow{Territorio: terr, Sesso: sesso, FasciaEta: eta, StatoDID: did, PattoLavoro: pact}
 		if hidden {
 			st.Suppressed++
-			return "x"
+		} else {
+			st.Released++
+			n := int64(v)
+			r.Persone = &n
 		}
-		st.Released++
-		return strconv.Itoa(v)
+		return out.Write(r)
 	}
 	for i, k := range keys {
 		for c := range t.Cols {
 			did, pact := didStates[c/len(pactStates)], pactStates[c%len(pactStates)]
-			cw.Write([]string{k.terr, k.sesso, k.eta, did, pact, show(t.Cells[i][c], rel.Hidden[i][c])})
+			if err := cell(k.terr, k.sesso, k.eta, did, pact, t.Cells[i][c], rel.Hidden[i][c]); err != nil {
+				return st, err
+			}
 		}
-		cw.Write([]string{k.terr, k.sesso, k.eta, "TOTALE", "TOTALE", show(rel.RowTotal[i], rel.RowTotalHide[i])})
+		if err := cell(k.terr, k.sesso, k.eta, "TOTALE", "TOTALE", rel.RowTotal[i], rel.RowTotalHide[i]); err != nil {
+			return st, err
+		}
 	}
 	for c := range t.Cols {
 		did, pact := didStates[c/len(pactStates)], pactStates[c%len(pactStates)]
-		cw.Write([]string{"TOTALE", "TOTALE", "TOTALE", did, pact, show(rel.ColTotal[c], rel.ColTotalHide[c])})
+		if err := cell("TOTALE", "TOTALE", "TOTALE", did, pact, rel.ColTotal[c], rel.ColTotalHide[c]); err != nil {
+			return st, err
+		}
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return st, err
+	return st, out.Close()
+}
+
+// aggRow is one published cell; Persone is null (x in CSV) when withheld.
+type aggRow struct {
+	Territorio  string `parquet:"territorio,dict"`
+	Sesso       string `parquet:"sesso,dict"`
+	FasciaEta   string `parquet:"fascia_eta,dict"`
+	StatoDID    string `parquet:"stato_did,dict"`
+	PattoLavoro string `parquet:"patto_lavoro,dict"`
+	Persone     *int64 `parquet:"persone,optional"`
+}
+
+func (r aggRow) fields(dst []string) []string {
+	n := "x"
+	if r.Persone != nil {
+		n = strconv.FormatInt(*r.Persone, 10)
 	}
-	return st, zw.Close()
+	return append(dst, r.Territorio, r.Sesso, r.FasciaEta, r.StatoDID, r.PattoLavoro, n)
 }

@@ -55,9 +55,9 @@ func (x *exporter) download(w http.ResponseWriter, r *http.Request) error {
 	if err := web.Audit(r, audit.Entry{Action: "export-download", Outcome: "started:" + it.IDExport, Status: http.StatusOK}); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/gzip")
+	w.Header().Set("Content-Type", contentTypes[it.Formato])
 	w.Header().Set("Content-Length", fmt.Sprint(size))
-	w.Header().Set("Content-Disposition", `attachment; filename="`+it.IDExport+`.csv.gz"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+it.IDExport+`.`+it.Formato+`"`)
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), body)
 	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != sum {

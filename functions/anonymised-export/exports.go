@@ -56,6 +56,8 @@ type period struct {
 type exportRequest struct {
 	Tipo    string  `json:"tipo"`
 	Periodo *period `json:"periodo"`
+	// Formato is optional: the recipient's configured format, else gzip CSV.
+	Formato string `json:"formato"`
 }
 
 const (
@@ -70,6 +72,9 @@ func (q exportRequest) check(today civil.Date) (da, a civil.Date, err error) {
 	var fields []problem.FieldError
 	if q.Tipo != tipoMicrodati && q.Tipo != tipoAggregati {
 		fields = append(fields, problem.FieldError{Field: "tipo", Code: "invalid", Detail: "microdati or aggregati"})
+	}
+	if _, ok := contentTypes[q.Formato]; q.Formato != "" && !ok {
+		fields = append(fields, problem.FieldError{Field: "formato", Code: "invalid", Detail: formatCSV + " or " + formatParquet})
 	}
 	switch {
 	case q.Periodo == nil || q.Periodo.Da == nil || q.Periodo.A == nil:
@@ -114,7 +119,7 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j := job{org: rc.org, client: claims.Subject, tipo: in.Tipo, da: da, a: a}
+	j := job{org: rc.org, client: claims.Subject, tipo: in.Tipo, formato: in.Formato, da: da, a: a}
 	res, replayed, err := x.enqueue(r.Context(), j, idem, func(b *pgx.Batch, id string, status int) {
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "export-request", Outcome: "queued:" + id, Status: status}))
 	})
@@ -127,10 +132,11 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 	return web.JSON(w, http.StatusAccepted, res)
 }
 
-// job is what an export is asked for.
+// job is what an export is asked for. An empty formato, on request, means
+// the recipient's configured one.
 type job struct {
-	org, client, tipo string
-	da, a             civil.Date
+	org, client, tipo, formato string
+	da, a                      civil.Date
 }
 
 // heartbeat is how often a running job shows it is alive; a job silent for
@@ -165,8 +171,11 @@ func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request,
 			return db.Translate(fmt.Errorf("expire stale jobs: %w", err))
 		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO export (id, org, client_id, tipo, da, a, stato) VALUES ($1, $2, $3, $4, $5, $6, 'IN_CODA')`,
-			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time())
+		b.Queue(`
+			INSERT INTO export (id, org, client_id, tipo, da, a, stato, formato)
+			VALUES ($1, $2, $3, $4, $5, $6, 'IN_CODA',
+			        coalesce(nullif($7, ''), (SELECT formato FROM export_destinatario WHERE org = $2), '`+formatCSV+`'))`,
+			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time(), j.formato)
 		idempotency.QueueComplete(b, j.client, "anonymised-export", idem, id)
 		trace(b, id, http.StatusAccepted)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {

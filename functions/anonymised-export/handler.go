@@ -12,10 +12,8 @@
 package function
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/rdc-interop/faas/shared/auth"
 	"github.com/rdc-interop/faas/shared/files"
@@ -39,9 +37,7 @@ var handler = web.New("anonymised-export", func(p *platform.Platform) ([]web.Rou
 	if err != nil {
 		return nil, fmt.Errorf("receipt signing keys: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(p.Life, 10*time.Second)
-	defer cancel()
-	store, err := files.Open(ctx, p.Config, "exports")
+	store, err := files.Open(p.Config, "exports")
 	if err != nil {
 		return nil, err
 	}

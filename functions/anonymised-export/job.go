@@ -38,7 +38,7 @@ func (x *exporter) run(id string) {
 	var da, a time.Time
 	err := x.db.QueryRow(ctx, `
 		UPDATE export SET stato = 'IN_CORSO', aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'
-		RETURNING org, client_id, tipo, da, a`, id).Scan(&j.org, &j.client, &j.tipo, &da, &a)
+		RETURNING org, client_id, tipo, formato, da, a`, id).Scan(&j.org, &j.client, &j.tipo, &j.formato, &da, &a)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return
 	}
@@ -98,18 +98,19 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 				break
 			}
 			dictionary = microdataColumns
-			st, err = x.microdata(ctx, pw, j, rc, p.k, pseud, &progress)
+			st, err = x.microdata(ctx, pw, j.formato, j, rc, p.k, pseud, &progress)
 		case tipoAggregati:
 			dictionary = aggregateColumns
-			st, err = x.aggregates(ctx, pw, j, rc, &progress)
+			st, err = x.aggregates(ctx, pw, j.formato, j, rc, &progress)
 		}
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	name := objectName(j.org, id)
-	info, putErr := x.files.Put(ctx, name, pr, "application/gzip")
-	pr.CloseWithError(errors.New("upload ended")) // unblocks the generator if the upload failed first
-	if genErr := <-done; genErr != nil {
+	name := objectName(j.org, id, j.formato)
+	info, putErr := x.files.Put(ctx, name, pr, contentTypes[j.formato])
+	pr.CloseWithError(errUploadEnded) // unblocks the generator if the upload failed first
+	// Whichever side failed first is the cause: the other only saw its pipe close.
+	if genErr := <-done; genErr != nil && (putErr == nil || !errors.Is(genErr, errUploadEnded)) {
 		return genErr
 	}
 	if putErr != nil {
@@ -120,7 +121,7 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	manifest := map[string]any{
 		"id_export": id, "destinatario": j.org, "tipo": j.tipo,
 		"periodo": map[string]civil.Date{"da": j.da, "a": j.a},
-		"formato": "csv.gz", "sha256": info.SHA256, "byte": info.Size,
+		"formato": j.formato, "sha256": info.SHA256, "byte": info.Size,
 		"righe": st.Released, "righe_lette": st.Read, "righe_generalizzate": st.Generalised, "righe_soppresse": st.Suppressed,
 		"k": p.k, "versione_chiave": p.version, "soglia_celle": disclosure.Threshold,
 		"generato_il": now, "dizionario": dictionary,
@@ -147,6 +148,9 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	return nil
 }
 
+// errUploadEnded is what the generator sees when the upload stopped reading.
+var errUploadEnded = errors.New("upload ended")
+
 // fail records why a job failed, in words without personal data.
 func (x *exporter) fail(id string, err error) {
 	why := "generation failed"
@@ -157,14 +161,27 @@ func (x *exporter) fail(id string, err error) {
 		why = "database unavailable"
 	}
 	x.log.Error("export failed; it can be asked again", "id_export", id, "reason", why, "err", err)
-	ctx := context.WithoutCancel(x.life)
-	if _, uerr := x.db.Exec(ctx, `UPDATE export SET stato = 'FALLITO', errore = $2, aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id, why); uerr != nil {
-		// It stays IN_CORSO, goes silent, and is taken as dead after staleAfter.
-		x.log.Error("export: could not record the failure", "id_export", id, "err", uerr)
+	// The database may be what failed: keep trying for a while, so the job
+	// shows FALLITO soon after it is back instead of looking alive until
+	// staleAfter.
+	var uerr error
+	deadline := time.Now().Add(staleAfter)
+	for wait := 250 * time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, 5*time.Second) {
+		_, uerr = x.db.Exec(x.life, `UPDATE export SET stato = 'FALLITO', errore = $2, aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id, why)
+		if uerr == nil {
+			return
+		}
+		select {
+		case <-x.life.Done():
+			deadline = time.Time{}
+		case <-time.After(wait):
+		}
 	}
+	// It stays IN_CORSO, goes silent, and is taken as dead after staleAfter.
+	x.log.Error("export: could not record the failure", "id_export", id, "err", uerr)
 }
 
 // objectName is where an export lives: under its recipient's prefix.
-func objectName(org, id string) string {
-	return strings.ToLower(strings.ReplaceAll(org, ":", "-")) + "/" + id + ".csv.gz"
+func objectName(org, id, format string) string {
+	return strings.ToLower(strings.ReplaceAll(org, ":", "-")) + "/" + id + "." + format
 }

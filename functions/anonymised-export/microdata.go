@@ -1,9 +1,7 @@
 package function
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -128,8 +126,31 @@ FROM regioni`
 // sortMemory is PostgreSQL's work_mem for an export's query.
 const sortMemory = "256MB"
 
-// microdata writes the period's anonymised microdata as gzip CSV to w.
-func (x *exporter) microdata(ctx context.Context, w io.Writer, j job, rc recipient, k int, pseud disclosure.Pseudonymizer, progress *atomic.Int64) (stats, error) {
+// microRow is one released person. Territory and bands repeat across
+// millions of rows: Parquet stores them dictionary-encoded.
+type microRow struct {
+	Pseudonimo            string `parquet:"pseudonimo"`
+	Territorio            string `parquet:"territorio,dict"`
+	Sesso                 string `parquet:"sesso,dict"`
+	FasciaEta             string `parquet:"fascia_eta,dict"`
+	Cittadinanza          string `parquet:"cittadinanza,dict"`
+	FasciaISEE            string `parquet:"fascia_isee,dict"`
+	FasciaBeneficio       string `parquet:"fascia_beneficio,dict"`
+	MesePresentazione     string `parquet:"mese_presentazione,dict"`
+	StatoDID              string `parquet:"stato_did,dict"`
+	PattoLavoroAttivo     bool   `parquet:"patto_lavoro_attivo"`
+	PattoInclusioneAttivo bool   `parquet:"patto_inclusione_attivo"`
+	TrasferimentiPeriodo  int32  `parquet:"trasferimenti_periodo"`
+}
+
+func (r microRow) fields(dst []string) []string {
+	return append(dst, r.Pseudonimo, r.Territorio, r.Sesso, r.FasciaEta, r.Cittadinanza, r.FasciaISEE, r.FasciaBeneficio,
+		r.MesePresentazione, r.StatoDID, strconv.FormatBool(r.PattoLavoroAttivo), strconv.FormatBool(r.PattoInclusioneAttivo),
+		strconv.FormatInt(int64(r.TrasferimentiPeriodo), 10))
+}
+
+// microdata writes the period's anonymised microdata to w in format.
+func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j job, rc recipient, k int, pseud disclosure.Pseudonymizer, progress *atomic.Int64) (stats, error) {
 	var st stats
 	orderKey := pseud.Of("order")
 	// The window counts sort the period twice: let PostgreSQL sort in memory
@@ -148,24 +169,19 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, j job, rc recipie
 		return st, db.Translate(fmt.Errorf("query microdata: %w", err))
 	}
 	defer rows.Close()
-	zw := gzip.NewWriter(w)
-	cw := csv.NewWriter(zw)
-	header := make([]string, len(microdataColumns))
-	for i, c := range microdataColumns {
-		header[i] = c.Nome
-	}
-	if err := cw.Write(header); err != nil {
+	out, err := newTable[microRow](format, w, microdataColumns)
+	if err != nil {
 		return st, err
 	}
 	var (
-		code, sesso, eta, citt, isee, ben, mese, did string
-		territorio                                   *string
-		generalised, lavoro, inclusione              bool
-		transfers                                    int64
+		code        string
+		territorio  *string
+		generalised bool
+		r           microRow
 	)
-	rec := make([]string, len(microdataColumns))
 	for rows.Next() {
-		if err := rows.Scan(&code, &territorio, &generalised, &sesso, &eta, &citt, &isee, &ben, &mese, &did, &lavoro, &inclusione, &transfers); err != nil {
+		if err := rows.Scan(&code, &territorio, &generalised, &r.Sesso, &r.FasciaEta, &r.Cittadinanza, &r.FasciaISEE, &r.FasciaBeneficio,
+			&r.MesePresentazione, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
 			return st, db.Translate(fmt.Errorf("read microdata: %w", err))
 		}
 		st.Read++
@@ -178,18 +194,13 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, j job, rc recipie
 			st.Generalised++
 		}
 		st.Released++
-		rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[6], rec[7], rec[8] = pseud.Of(code), *territorio, sesso, eta, citt, isee, ben, mese, did
-		rec[9], rec[10], rec[11] = strconv.FormatBool(lavoro), strconv.FormatBool(inclusione), strconv.FormatInt(transfers, 10)
-		if err := cw.Write(rec); err != nil {
+		r.Pseudonimo, r.Territorio = pseud.Of(code), *territorio
+		if err := out.Write(r); err != nil {
 			return st, err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return st, db.Translate(fmt.Errorf("read microdata: %w", err))
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return st, err
-	}
-	return st, zw.Close()
+	return st, out.Close()
 }

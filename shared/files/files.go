@@ -16,6 +16,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -36,11 +37,13 @@ var ErrNotFound = errors.New("file not found")
 type Store struct {
 	c      *minio.Client
 	bucket string
+	made   atomic.Bool // the bucket is known to exist
 }
 
-// Open connects to the configured MinIO and makes sure the bucket
-// <S3_BUCKET_PREFIX><name> exists.
-func Open(ctx context.Context, cfg config.Config, name string) (*Store, error) {
+// Open prepares the bucket <S3_BUCKET_PREFIX><name> of the configured MinIO.
+// It does not reach MinIO: a function whose storage is down still starts and
+// answers what needs no file; the bucket is made on the first Put.
+func Open(cfg config.Config, name string) (*Store, error) {
 	if cfg.S3Endpoint == "" {
 		return nil, errors.New("files: S3_ENDPOINT is not set")
 	}
@@ -51,11 +54,7 @@ func Open(ctx context.Context, cfg config.Config, name string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("files: %w", err)
 	}
-	s := &Store{c: c, bucket: cfg.S3BucketPrefix + name}
-	if err := s.ensureBucket(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &Store{c: c, bucket: cfg.S3BucketPrefix + name}, nil
 }
 
 func (s *Store) ensureBucket(ctx context.Context) error {
@@ -63,13 +62,13 @@ func (s *Store) ensureBucket(ctx context.Context) error {
 	if err != nil {
 		return down("check bucket", err)
 	}
-	if ok {
-		return nil
+	if !ok {
+		err = s.c.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{})
+		if code := minio.ToErrorResponse(err).Code; err != nil && code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
+			return down("create bucket", err)
+		}
 	}
-	err = s.c.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{})
-	if code := minio.ToErrorResponse(err).Code; err != nil && code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
-		return down("create bucket", err)
-	}
+	s.made.Store(true)
 	return nil
 }
 
@@ -83,6 +82,11 @@ type Info struct {
 // Put stores r under name, whole or not at all, and returns its size and
 // SHA-256 (for manifests and receipts). An error from r aborts the upload.
 func (s *Store) Put(ctx context.Context, name string, r io.Reader, contentType string) (Info, error) {
+	if !s.made.Load() {
+		if err := s.ensureBucket(ctx); err != nil {
+			return Info{}, err
+		}
+	}
 	h := sha256.New()
 	n := &counter{}
 	_, err := s.c.PutObject(ctx, s.bucket, name, io.TeeReader(r, io.MultiWriter(h, n)), -1, minio.PutObjectOptions{
@@ -114,7 +118,8 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, Info, err
 
 // Remove deletes name; a missing file is not an error.
 func (s *Store) Remove(ctx context.Context, name string) error {
-	if err := s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}); err != nil {
+	err := s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{})
+	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
 		return down("remove "+name, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rdc-interop/faas/shared/config"
@@ -24,7 +25,7 @@ func store(t *testing.T) *Store {
 	if cfg.S3Endpoint == "" {
 		t.Fatal("no MinIO: run the tests through `make test`")
 	}
-	s, err := Open(context.Background(), cfg, "files-test")
+	s, err := Open(cfg, "files-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,11 @@ func TestAFailedWriteLeavesNothing(t *testing.T) {
 
 func TestMinIODownIsUnavailable(t *testing.T) {
 	cfg := config.Config{S3Endpoint: "127.0.0.1:1", S3AccessKey: "x", S3SecretKey: "y"}
-	_, err := Open(context.Background(), cfg, "nowhere")
+	s, err := Open(cfg, "nowhere")
+	if err != nil {
+		t.Fatalf("Open reached out to MinIO: %v", err)
+	}
+	_, err = s.Put(context.Background(), "x", strings.NewReader("x"), "text/plain")
 	if problem.KindOf(err) != problem.Unavailable {
 		t.Fatalf("kind %v: %v", problem.KindOf(err), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // Proxy is a TCP relay in front of a service, so a test can take the service
@@ -16,6 +17,10 @@ type Proxy struct {
 	mu    sync.Mutex
 	cut   bool
 	conns map[net.Conn]struct{}
+	// budget, when armed, is how many more bytes may pass before a Cut.
+	budget  int64
+	armed   atomic.Bool // read without the lock: most proxies are never armed
+	tripped chan struct{}
 }
 
 // NewProxy relays 127.0.0.1:<free port> to target.
@@ -65,8 +70,8 @@ func (p *Proxy) relay(c net.Conn) {
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
+	go func() { io.Copy(p.counting(up), c); done <- struct{}{} }()
+	go func() { io.Copy(p.counting(c), up); done <- struct{}{} }()
 	<-done
 	c.Close()
 	up.Close()
@@ -85,6 +90,41 @@ func (p *Proxy) Cut() {
 		c.Close()
 	}
 }
+
+// CutAfter cuts the service once n more bytes have passed, either way, on
+// any connection: a server that stops in the middle of a job rather than
+// before it. The channel is closed when the cut happens.
+func (p *Proxy) CutAfter(n int64) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget, p.tripped = n, make(chan struct{})
+	p.armed.Store(true)
+	return p.tripped
+}
+
+func (p *Proxy) counting(w io.Writer) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		if p.armed.Load() {
+			p.mu.Lock()
+			if p.armed.Load() {
+				p.budget -= int64(len(b))
+				if p.budget <= 0 {
+					p.armed.Store(false)
+					close(p.tripped)
+					p.mu.Unlock()
+					p.Cut()
+					return 0, net.ErrClosed
+				}
+			}
+			p.mu.Unlock()
+		}
+		return w.Write(b)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // Restore lets connections through again.
 func (p *Proxy) Restore() {

@@ -29,7 +29,7 @@ func benchExport(ctx context.Context, h *harness.Harness, cfg loadConfig) error 
 	if err != nil {
 		return err
 	}
-	store, err := files.Open(ctx, cf, "bench-floor")
+	store, err := files.Open(cf, "bench-floor")
 	if err != nil {
 		return err
 	}
