@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,8 +22,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/rdc-interop/faas/shared/config"
+	"github.com/rdc-interop/faas/shared/disclosure"
 	"github.com/rdc-interop/faas/shared/files"
-	"github.com/rdc-interop/faas/test/harness"
 )
 
 const exportFn = "anonymised-export"
@@ -178,6 +179,10 @@ func TestExportMicrodata(t *testing.T) {
 		}
 		classes[strings.Join(row[1:8], "|")]++
 	}
+	// Each released row generalises its own person's data, computed here
+	// independently of the function's SQL.
+	checkGeneralisation(t, "MLPS", rows)
+
 	// k-anonymity over the quasi-identifiers.
 	for c, n := range classes {
 		if n < 5 {
@@ -221,6 +226,83 @@ func TestExportMicrodata(t *testing.T) {
 	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'anonymised-export' AND outcome LIKE '%' || $1`, id).Scan(&audited)
 	if audited < 3 { // request, generation, download started, downloaded
 		t.Errorf("%d audit records for the export", audited)
+	}
+}
+
+// checkGeneralisation finds each row's person through the recipient's
+// pseudonym key and checks its quasi-identifiers against the person's data.
+func checkGeneralisation(t *testing.T, org string, rows [][]string) {
+	t.Helper()
+	cfg, err := config.Load(os.Getenv, config.DefaultSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := cfg.Secrets.Get("export-pseudonym-key", "EXPORT_PSEUDONYM_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pseud, err := disclosure.NewPseudonymizer(disclosure.DeriveKey([]byte(master), org, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := time.Parse(time.DateOnly, today())
+	eu := map[string]bool{}
+	for _, c := range strings.Fields("AUT BEL BGR HRV CYP CZE DNK EST FIN FRA DEU GRC HUN IRL LVA LTU LUX MLT NLD POL PRT ROU SVK SVN ESP SWE") {
+		eu[c] = true
+	}
+	band := func(v float64, limits []float64, labels []string) string {
+		for i, l := range limits {
+			if v < l {
+				return labels[i]
+			}
+		}
+		return labels[len(labels)-1]
+	}
+	want := map[string][]string{} // pseudonym → province, region, sex, age, citizenship, isee, benefit, month
+	q, err := h.DB.Query(context.Background(), `
+		SELECT m.cf_canonico, c.provincia, c.regione, m.sesso, m.data_nascita, m.cittadinanza, n.isee::float8, n.importo_beneficio::float8, n.data_presentazione
+		FROM componente m JOIN nucleo n ON n.id = m.nucleo_id JOIN comune c ON c.codice_istat = n.comune_residenza`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Next() {
+		var cf, prov, reg, sex, cit string
+		var born, presented time.Time
+		var isee, benefit float64
+		if err := q.Scan(&cf, &prov, &reg, &sex, &born, &cit, &isee, &benefit, &presented); err != nil {
+			t.Fatal(err)
+		}
+		age := end.Year() - born.Year()
+		if end.Month() < born.Month() || end.Month() == born.Month() && end.Day() < born.Day() {
+			age--
+		}
+		ageBand := "75+"
+		if age < 75 {
+			ageBand = fmt.Sprintf("%d-%d", age/5*5, age/5*5+4)
+		}
+		citizenship := "EXTRA_UE"
+		if cit == "ITA" {
+			citizenship = "IT"
+		} else if eu[cit] {
+			citizenship = "UE"
+		}
+		want[pseud.Of(cf)] = []string{prov, "REGIONE-" + reg, sex, ageBand, citizenship,
+			band(isee, []float64{3000, 6000, 9360}, []string{"0-2999", "3000-5999", "6000-9359", "9360+"}),
+			band(benefit, []float64{250, 500, 750, 1000}, []string{"0-249", "250-499", "500-749", "750-999", "1000+"}),
+			presented.Format("2006-01")}
+	}
+	q.Close()
+	for _, row := range rows {
+		w, ok := want[row[0]]
+		if !ok {
+			t.Fatal("a row's pseudonym matches no person under the recipient's key")
+		}
+		if row[1] != w[0] && row[1] != w[1] {
+			t.Fatalf("territory %s, the person lives in %s (%s)", row[1], w[0], w[1])
+		}
+		if got := strings.Join(row[2:8], ","); got != strings.Join(w[2:], ",") {
+			t.Fatalf("quasi-identifiers %s, the person's data generalise to %s", got, strings.Join(w[2:], ","))
+		}
 	}
 }
 
@@ -462,60 +544,73 @@ func TestExportSurvivesMinIOOutage(t *testing.T) {
 // fails the job, leaves no object, and the same export succeeds when asked
 // again once the service is back.
 func TestExportStopsMidRun(t *testing.T) {
-	cases := []struct {
-		name   string
-		proxy  func() *harness.Proxy
-		budget int64 // bytes after which the service stops
-		// down is how long it stays stopped: PostgreSQL comes back soon (the
-		// job records its failure once it can); MinIO stays down until the
-		// job has given up, beyond the client's own retries of the upload.
-		down   time.Duration
-		errore string
-	}{
-		// The microdata query streams every person of the period: the
-		// database stops in the middle of it.
-		{"postgres", func() *harness.Proxy { return h.Postgres }, 256 << 10, 300 * time.Millisecond, "database unavailable"},
-		// The upload starts once the file is written: the storage stops in
-		// the middle of the request.
-		{"minio", func() *harness.Proxy { return h.MinIO }, 1 << 10, -1, "file storage unavailable"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := c.proxy()
-			if p == nil {
-				t.Fatalf("the harness has no %s proxy", c.name)
-			}
-			defer p.Restore()
-			tok := token(t, "mlps")
-			da, a := daysAgo(320), daysAgo(1)
-			id := startExport(t, tok, "microdati", da, a)
-			select {
-			case <-p.CutAfter(c.budget):
-			case <-time.After(30 * time.Second):
-				t.Fatal("the service was never stopped: the job moved fewer bytes than expected")
-			}
-			if c.down > 0 {
-				time.Sleep(c.down)
-				p.Restore()
-			}
-			it := waitExport(t, tok, id)
-			p.Restore()
-			if it.Stato != "FALLITO" {
-				t.Fatalf("with %s stopped mid-run the job ended %s", c.name, it.Stato)
-			}
-			var why string
-			h.DB.QueryRow(context.Background(), `SELECT errore FROM export WHERE id = $1`, id).Scan(&why)
-			if why != c.errore {
-				t.Errorf("the job failed with %q, want %q", why, c.errore)
-			}
-			if _, _, err := exportStore(t).Open(context.Background(), "mlps/"+id+".csv.gz"); !errors.Is(err, files.ErrNotFound) {
-				t.Fatalf("a failed job left an object (%v)", err)
-			}
-			again := startExport(t, tok, "microdati", da, a)
-			if it := waitExport(t, tok, again); it.Stato != "PRONTO" {
-				t.Fatalf("asked again after %s came back, the job ended %s", c.name, it.Stato)
-			}
+	t.Run("postgres", func(t *testing.T) {
+		// The job counts its classes, then blocks on a table its last query
+		// reads, held here; the database stops while it waits.
+		ctx := context.Background()
+		lock, err := h.DB.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Rollback(ctx)
+		if _, err := lock.Exec(ctx, `LOCK TABLE trasferimento IN ACCESS EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+		tok := token(t, "mlps")
+		id := startExport(t, tok, "microdati", daysAgo(320), daysAgo(1))
+		eventually(t, 30*time.Second, "the job to wait on the lock mid-run", func() bool {
+			var waiting bool
+			h.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ultimo_did%')`).Scan(&waiting)
+			return waiting
 		})
+		h.Postgres.Cut()
+		defer h.Postgres.Restore()
+		lock.Rollback(ctx)
+		time.Sleep(300 * time.Millisecond)
+		h.Postgres.Restore()
+		failedThenRetried(t, tok, id, "database unavailable")
+	})
+	t.Run("minio", func(t *testing.T) {
+		// The upload starts once the file is written: the storage stops in
+		// the middle of the request, and stays down until the job has given
+		// up, beyond the client's own retries.
+		tok := token(t, "mlps")
+		id := startExport(t, tok, "microdati", daysAgo(320), daysAgo(1))
+		defer h.MinIO.Restore()
+		select {
+		case <-h.MinIO.CutAfter(1 << 10):
+		case <-time.After(30 * time.Second):
+			t.Fatal("MinIO was never stopped: the job sent it less than 1 KiB")
+		}
+		it := waitExport(t, tok, id)
+		h.MinIO.Restore()
+		if it.Stato != "FALLITO" {
+			t.Fatalf("with MinIO stopped mid-run the job ended %s", it.Stato)
+		}
+		failedThenRetried(t, tok, id, "file storage unavailable")
+	})
+}
+
+// failedThenRetried checks a job failed for why, left no object, and that
+// the same export, asked again, is made.
+func failedThenRetried(t *testing.T, tok, id, why string) {
+	t.Helper()
+	it := waitExport(t, tok, id)
+	if it.Stato != "FALLITO" {
+		t.Fatalf("the job ended %s", it.Stato)
+	}
+	var errore string
+	var da, a time.Time
+	h.DB.QueryRow(context.Background(), `SELECT errore, da, a FROM export WHERE id = $1`, id).Scan(&errore, &da, &a)
+	if errore != why {
+		t.Errorf("the job failed with %q, want %q", errore, why)
+	}
+	if _, _, err := exportStore(t).Open(context.Background(), "mlps/"+id+".csv.gz"); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("a failed job left an object (%v)", err)
+	}
+	again := startExport(t, tok, "microdati", da.Format(time.DateOnly), a.Format(time.DateOnly))
+	if it := waitExport(t, tok, again); it.Stato != "PRONTO" {
+		t.Fatalf("asked again once the service was back, the job ended %s", it.Stato)
 	}
 }
 

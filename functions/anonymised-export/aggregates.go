@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/disclosure"
 )
@@ -23,10 +25,12 @@ var aggregateColumns = []column{
 // aggregatesSQL counts the period's people by territory, sex, age band, DID
 // state and pact status; the Ministry sees regions, a Region its provinces.
 const aggregatesSQL = `
-WITH persone AS (` + peopleSQL + `)
-SELECT CASE WHEN $3 = '' THEN 'REGIONE-' || regione ELSE provincia END, sesso, fascia_eta, stato_did,
-       CASE WHEN patto_lavoro_attivo THEN 'ATTIVO' ELSE 'NON_ATTIVO' END, count(*)
-FROM persone
+WITH ` + factsSQL + `
+SELECT CASE WHEN @region = '' THEN 'REGIONE-' || c.regione ELSE c.provincia END, m.sesso, ` + ageCodeSQL + `,
+       coalesce(d.nome, 'NESSUNA'), CASE WHEN l.componente_id IS NOT NULL THEN 'ATTIVO' ELSE 'NON_ATTIVO' END, count(*)` +
+	populationSQL + `
+LEFT JOIN ultimo_did d ON d.componente_id = m.id
+LEFT JOIN patto_lavoro l ON l.componente_id = m.id` + inPeriodSQL + `
 GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1, 2, 3, 4, 5`
 
@@ -40,7 +44,7 @@ var pactStates = []string{"ATTIVO", "NON_ATTIVO"}
 // (territories × sexes × age bands), so it is built in memory.
 func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j job, rc recipient, progress *atomic.Int64) (stats, error) {
 	var st stats
-	rows, err := x.db.Query(ctx, aggregatesSQL, j.da.Time(), j.a.Time(), rc.region, euISO3)
+	rows, err := x.db.Query(ctx, aggregatesSQL, pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": rc.region})
 	if err != nil {
 		return st, db.Translate(fmt.Errorf("query aggregates: %w", err))
 	}
@@ -61,10 +65,14 @@ func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j
 	for rows.Next() {
 		var k key
 		var did, pact string
-		var n int
-		if err := rows.Scan(&k.terr, &k.sesso, &k.eta, &did, &pact, &n); err != nil {
+		var n, age int
+		if err := rows.Scan(&k.terr, &k.sesso, &age, &did, &pact, &n); err != nil {
 			return st, db.Translate(fmt.Errorf("read aggregates: %w", err))
 		}
+		if age < 0 || age >= len(ageBands) {
+			return st, fmt.Errorf("aggregates: age code %d out of range", age)
+		}
+		k.eta = ageBands[age]
 		st.Read += int64(n)
 		progress.Store(st.Read)
 		rk := k.terr + "|" + k.sesso + "|" + k.eta

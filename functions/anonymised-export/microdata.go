@@ -39,91 +39,77 @@ var microdataColumns = []column{
 	{"trasferimenti_periodo", "transfers of the household between CPI and social services within the period"},
 }
 
-// euISO3 are the other EU member states (ISO 3166 alpha-3), for the IT / UE /
-// EXTRA_UE grouping.
-var euISO3 = []string{"AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN",
-	"IRL", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP", "SWE"}
-
-// peopleSQL is every person of the period's households (an application
-// presented by the end of the period) in the recipient's territory, with
-// the quasi-identifiers already generalised and the exchange facts as of
-// the end of the period. The facts are joined from one pass over each table
-// (hash joins), not looked up person by person. $1 da, $2 a, $3 region
-// (” for all), $4 EU codes.
-const peopleSQL = `
-WITH ultimo_did AS (
+// factsSQL are the exchange facts as of the end of the period (@a, with @da
+// its start), each from one pass over its table (hash joins), not looked up
+// person by person.
+const factsSQL = `
+ultimo_did AS (
     SELECT DISTINCT ON (did.componente_id) did.componente_id, s.nome
     FROM did JOIN stato_did s ON s.codice = did.stato
-    WHERE did.data_did <= $2
+    WHERE did.data_did <= @a
     ORDER BY did.componente_id, did.data_did DESC, did.id DESC
 ),
 patto_lavoro AS (
     SELECT DISTINCT s.componente_id FROM sap_politica s JOIN sap_evento ev ON ev.codice = s.ultimo_evento
     WHERE s.codice_attivita = 'A02' AND ev.sottoscritto AND NOT ev.chiuso
-      AND s.data_inizio <= $2 AND (s.data_fine IS NULL OR s.data_fine >= $2)
+      AND s.data_inizio <= @a AND (s.data_fine IS NULL OR s.data_fine >= @a)
 ),
 patto_inclusione AS (
     SELECT DISTINCT b.componente_id FROM patto_inclusione_componente b JOIN patto_inclusione pi ON pi.id = b.patto_id
-    WHERE pi.stato = 'SOTTOSCRITTO' AND pi.data_sottoscrizione <= $2 AND (pi.data_fine IS NULL OR pi.data_fine >= $2)
+    WHERE pi.stato = 'SOTTOSCRITTO' AND pi.data_sottoscrizione <= @a AND (pi.data_fine IS NULL OR pi.data_fine >= @a)
 ),
 trasferimenti AS (
     SELECT nucleo_id, count(*) AS n FROM trasferimento
-    WHERE creato_il >= $1::date AND creato_il < $2::date + 1
+    WHERE creato_il >= @da::date AND creato_il < @a::date + 1
     GROUP BY nucleo_id
-)
-SELECT m.cf_canonico, m.sesso, c.provincia, c.regione,
-       CASE WHEN e.eta >= 75 THEN '75+' ELSE (e.eta / 5 * 5)::text || '-' || (e.eta / 5 * 5 + 4)::text END AS fascia_eta,
-       CASE WHEN m.cittadinanza = 'ITA' THEN 'IT' WHEN m.cittadinanza = ANY ($4::text[]) THEN 'UE' ELSE 'EXTRA_UE' END AS cittadinanza,
-       CASE WHEN n.isee < 3000 THEN '0-2999' WHEN n.isee < 6000 THEN '3000-5999' WHEN n.isee < 9360 THEN '6000-9359' ELSE '9360+' END AS fascia_isee,
-       CASE WHEN n.importo_beneficio < 250 THEN '0-249' WHEN n.importo_beneficio < 500 THEN '250-499'
-            WHEN n.importo_beneficio < 750 THEN '500-749' WHEN n.importo_beneficio < 1000 THEN '750-999' ELSE '1000+' END AS fascia_beneficio,
-       to_char(n.data_presentazione, 'YYYY-MM') AS mese_presentazione,
-       coalesce(d.nome, 'NESSUNA') AS stato_did,
-       l.componente_id IS NOT NULL AS patto_lavoro_attivo,
-       i.componente_id IS NOT NULL AS patto_inclusione_attivo,
-       coalesce(t.n, 0) AS trasferimenti
-FROM nucleo n
-JOIN comune c ON c.codice_istat = n.comune_residenza
-JOIN componente m ON m.nucleo_id = n.id
-CROSS JOIN LATERAL (SELECT extract(year FROM age($2::date, m.data_nascita))::int AS eta) e
-LEFT JOIN ultimo_did d ON d.componente_id = m.id
-LEFT JOIN patto_lavoro l ON l.componente_id = m.id
-LEFT JOIN patto_inclusione i ON i.componente_id = m.id
-LEFT JOIN trasferimenti t ON t.nucleo_id = n.id
-WHERE n.data_presentazione <= $2 AND ($3 = '' OR c.regione = $3)`
+)`
 
-// microdataSQL adds k-anonymity, decided by PostgreSQL over the whole
-// period (window counts), so the function streams and holds no class table:
-// a row keeps its province when k people share its quasi-identifiers there;
-// else its region, when the rows generalised alike number k; else it is
-// withheld (territorio null). Rows come out in the second window's order:
-// by class, then province, then a keyed hash, not in any order another
-// database could share (and with no third sort). The keys are compared
-// bytewise (COLLATE "C"): the order only has to be fixed, and a linguistic
-// comparison made the sorts slower. $5 is k, $6 the ordering key.
-const microdataSQL = `
-WITH persone AS (` + peopleSQL + `),
-classi AS (
-    SELECT *, count(*) OVER (PARTITION BY provincia COLLATE "C", sesso COLLATE "C", fascia_eta COLLATE "C", cittadinanza COLLATE "C",
-                                          fascia_isee COLLATE "C", fascia_beneficio COLLATE "C", mese_presentazione COLLATE "C") AS n_prov
-    FROM persone
-),
-regioni AS (
-    SELECT *, count(*) FILTER (WHERE n_prov < $5) OVER (
-        PARTITION BY regione COLLATE "C", sesso COLLATE "C", fascia_eta COLLATE "C", cittadinanza COLLATE "C",
-                     fascia_isee COLLATE "C", fascia_beneficio COLLATE "C", mese_presentazione COLLATE "C"
-        ORDER BY provincia COLLATE "C", md5($6 || cf_canonico) COLLATE "C"
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n_reg
-    FROM classi
-)
-SELECT cf_canonico,
-       CASE WHEN n_prov >= $5 THEN provincia WHEN n_reg >= $5 THEN 'REGIONE-' || regione END AS territorio,
-       n_prov < $5 AS generalizzato,
-       sesso, fascia_eta, cittadinanza, fascia_isee, fascia_beneficio, mese_presentazione,
-       stato_did, patto_lavoro_attivo, patto_inclusione_attivo, trasferimenti
-FROM regioni`
+// k-anonymity takes two passes over the period's people in one snapshot,
+// both hash joins and hash aggregates, never a sort of the whole period:
+//
+//  1. classesSQL counts the people of each class (province, qi) into a
+//     temporary table;
+//  2. releaseSQL decides each class: it keeps its province when k people
+//     share it; else it is generalised to its region, when the generalised
+//     people alike there number k; else it is withheld (no row);
+//  3. microdataSQL joins the people to the released classes and adds the
+//     facts.
+//
+// Rows come out ordered by a keyed hash of the person (@order), so neither
+// a recipient's file nor two recipients' files share an order another
+// database could follow; the hash is compared bytewise (COLLATE "C").
+const (
+	classesSQL = `
+CREATE TEMP TABLE export_classi ON COMMIT DROP AS
+SELECT c.provincia, c.regione, ` + qiSQL + ` AS qi, count(*) AS n` + populationSQL + inPeriodSQL + `
+GROUP BY 1, 2, 3`
 
-// sortMemory is PostgreSQL's work_mem for an export's query.
+	releaseSQL = `
+CREATE TEMP TABLE export_rilascio ON COMMIT DROP AS
+WITH regioni AS (SELECT regione, qi, sum(n) AS n FROM export_classi WHERE n < @k GROUP BY 1, 2)
+SELECT c.provincia, c.qi, c.n < @k AS generalizzato,
+       CASE WHEN c.n >= @k THEN c.provincia ELSE 'REGIONE-' || c.regione END AS territorio
+FROM export_classi c LEFT JOIN regioni r ON c.n < @k AND r.regione = c.regione AND r.qi = c.qi
+WHERE c.n >= @k OR r.n >= @k`
+
+	microdataSQL = `
+WITH ` + factsSQL + `,
+persone AS (
+    SELECT m.id, m.cf_canonico, n.id AS nucleo_id, c.provincia, ` + qiSQL + ` AS qi` + populationSQL + inPeriodSQL + `
+)
+SELECT p.cf_canonico, r.territorio, r.generalizzato, p.qi,
+       coalesce(d.nome, 'NESSUNA'), l.componente_id IS NOT NULL, i.componente_id IS NOT NULL, coalesce(t.n, 0)
+FROM persone p
+JOIN export_rilascio r ON r.provincia = p.provincia AND r.qi = p.qi
+LEFT JOIN ultimo_did d ON d.componente_id = p.id
+LEFT JOIN patto_lavoro l ON l.componente_id = p.id
+LEFT JOIN patto_inclusione i ON i.componente_id = p.id
+LEFT JOIN trasferimenti t ON t.nucleo_id = p.nucleo_id
+ORDER BY md5(@order || p.cf_canonico) COLLATE "C"`
+)
+
+// sortMemory is PostgreSQL's work_mem for an export's queries: the hash
+// tables and the final sort stay in memory, not in temporary files.
 const sortMemory = "256MB"
 
 // microRow is one released person. Territory and bands repeat across
@@ -152,19 +138,34 @@ func (r microRow) fields(dst []string) []string {
 // microdata writes the period's anonymised microdata to w in format.
 func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j job, rc recipient, k int, pseud disclosure.Pseudonymizer, progress *atomic.Int64) (stats, error) {
 	var st stats
-	orderKey := pseud.Of("order")
-	// The window counts sort the period twice: let PostgreSQL sort in memory
-	// (its memory, for this transaction only), not in temporary files.
-	tx, err := x.db.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	args := pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": rc.region, "eu": euISO3, "k": k, "order": pseud.Of("order")}
+	// One snapshot for the passes; the transaction writes only its own
+	// temporary tables, dropped at its end.
+	tx, err := x.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		return st, db.Translate(fmt.Errorf("begin microdata: %w", err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// JIT compilation costs more than it saves on this one-pass query.
-	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off`); err != nil {
-		return st, db.Translate(fmt.Errorf("set sort memory: %w", err))
+	// The planner cannot know how the packed classes match the people, and
+	// from its guess picks nested loops or merge joins that sort the whole
+	// period: hash joins are right for a pass over everyone. JIT costs more
+	// than it saves on these one-pass queries.
+	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off`); err != nil {
+		return st, db.Translate(fmt.Errorf("set up microdata: %w", err))
 	}
-	rows, err := tx.Query(ctx, microdataSQL, j.da.Time(), j.a.Time(), rc.region, euISO3, k, orderKey)
+	if _, err := tx.Exec(ctx, classesSQL, args); err != nil {
+		return st, db.Translate(fmt.Errorf("count classes: %w", err))
+	}
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM export_classi`).Scan(&st.Read); err != nil {
+		return st, db.Translate(fmt.Errorf("count classes: %w", err))
+	}
+	if _, err := tx.Exec(ctx, releaseSQL, args); err != nil {
+		return st, db.Translate(fmt.Errorf("decide classes: %w", err))
+	}
+	if _, err := tx.Exec(ctx, `ANALYZE export_rilascio`); err != nil {
+		return st, db.Translate(fmt.Errorf("decide classes: %w", err))
+	}
+	rows, err := tx.Query(ctx, microdataSQL, args)
 	if err != nil {
 		return st, db.Translate(fmt.Errorf("query microdata: %w", err))
 	}
@@ -175,26 +176,27 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 	}
 	var (
 		code        string
-		territorio  *string
 		generalised bool
+		packed      int64
 		r           microRow
+		dec         qiDecoder
+		seq         = pseud.Sequence()
 	)
 	for rows.Next() {
-		if err := rows.Scan(&code, &territorio, &generalised, &r.Sesso, &r.FasciaEta, &r.Cittadinanza, &r.FasciaISEE, &r.FasciaBeneficio,
-			&r.MesePresentazione, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
+		if err := rows.Scan(&code, &r.Territorio, &generalised, &packed, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
 			return st, db.Translate(fmt.Errorf("read microdata: %w", err))
 		}
-		st.Read++
-		progress.Store(st.Read)
-		if territorio == nil {
-			st.Suppressed++
-			continue
+		q, err := dec.decode(packed)
+		if err != nil {
+			return st, err
 		}
+		r.Pseudonimo = seq.Of(code)
+		r.Sesso, r.FasciaEta, r.Cittadinanza, r.FasciaISEE, r.FasciaBeneficio, r.MesePresentazione = q.sex, q.age, q.citizenship, q.isee, q.benefit, q.month
 		if generalised {
 			st.Generalised++
 		}
 		st.Released++
-		r.Pseudonimo, r.Territorio = pseud.Of(code), *territorio
+		progress.Store(st.Released)
 		if err := out.Write(r); err != nil {
 			return st, err
 		}
@@ -202,5 +204,6 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 	if err := rows.Err(); err != nil {
 		return st, db.Translate(fmt.Errorf("read microdata: %w", err))
 	}
+	st.Suppressed = st.Read - st.Released
 	return st, out.Close()
 }

@@ -29,6 +29,13 @@ func TestPseudonyms(t *testing.T) {
 	if _, err := NewPseudonymizer(make([]byte, 31)); err == nil {
 		t.Error("a 31-byte key was accepted")
 	}
+	// A Sequence gives the same pseudonyms, call after call.
+	seq := a.Sequence()
+	for _, code := range []string{cf, "RSSMRA85T10A562T", cf, "BNCLRA90A41H501X"} {
+		if got, want := seq.Of(code), a.Of(code); got != want {
+			t.Errorf("sequence gives %s for a code the pseudonymizer gives %s", got, want)
+		}
+	}
 }
 
 func TestSuppressExamples(t *testing.T) {

@@ -126,10 +126,11 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
-// Restore lets connections through again.
+// Restore lets connections through again, and disarms CutAfter.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
+	p.armed.Store(false)
 	p.mu.Unlock()
 }
 
