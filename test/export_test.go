@@ -760,6 +760,21 @@ func TestExportScheduled(t *testing.T) {
 	if second["avviati"] != 0 {
 		t.Errorf("a second run for the same month started %d more", second["avviati"])
 	}
+	// A month's export that failed, or whose replica stopped (silent for
+	// minutes), is made by the next run; the others are not.
+	ctx := context.Background()
+	tag, err := h.DB.Exec(ctx, `
+		UPDATE export SET stato = CASE WHEN org = 'MLPS' THEN 'FALLITO' ELSE 'IN_CORSO' END, aggiornato_il = now() - interval '1 hour'
+		WHERE client_id = '-' AND tipo = 'aggregati' AND org IN ('MLPS', 'REGIONE:12')`)
+	if err != nil || tag.RowsAffected() != 2 {
+		t.Fatalf("set up: %v, %d rows", err, tag.RowsAffected())
+	}
+	r = do(t, call{url: h.URL(exportFn, ""), header: map[string]string{"X-Connector": "cron-connector"}})
+	var third map[string]int
+	decodeInto(t, r, &third)
+	if third["avviati"] != 2 {
+		t.Errorf("after one failure and one stopped job, the next run started %d", third["avviati"])
+	}
 }
 
 // TestExportExpires: an export not downloaded in time is removed by the

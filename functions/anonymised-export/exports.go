@@ -30,6 +30,7 @@ type exporter struct {
 	receipts *auth.KeyRing
 	log      *slog.Logger
 	life     context.Context // jobs outlive the request that starts them
+	slots    chan struct{}   // one per job allowed to run at once
 }
 
 // recipient is who an export is for, from the token's org, never the body.

@@ -14,8 +14,10 @@ package function
 import (
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/platform"
 	"github.com/rdc-interop/faas/shared/web"
@@ -41,7 +43,11 @@ var handler = web.New("anonymised-export", func(p *platform.Platform) ([]web.Rou
 	if err != nil {
 		return nil, err
 	}
-	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: ring, log: p.Log, life: p.Life}
+	jobs, err := config.Count(os.Getenv, "EXPORT_MAX_JOBS", 2)
+	if err != nil {
+		return nil, err
+	}
+	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: ring, log: p.Log, life: p.Life, slots: make(chan struct{}, jobs)}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/", Scope: Scope, Cron: true, Handle: x.request},
 		{Method: http.MethodGet, Path: "/exports", Scope: Scope, Handle: x.list},

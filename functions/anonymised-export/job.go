@@ -32,8 +32,16 @@ type stats struct {
 
 // run carries out job id, if no other replica took it, and leaves it
 // PRONTO with its file, or FALLITO with no file.
+//
+// At most cap(x.slots) jobs run at once in a replica: the daily run queues
+// every recipient's exports together, and each one's queries hold hundreds
+// of MiB of PostgreSQL's memory. A job waiting for a slot shows it is alive.
 func (x *exporter) run(id string) {
 	ctx := x.life
+	if !x.waitForSlot(id) {
+		return
+	}
+	defer func() { <-x.slots }()
 	var j job
 	var da, a time.Time
 	err := x.db.QueryRow(ctx, `
@@ -146,6 +154,23 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 		return db.Translate(fmt.Errorf("record the finished export: %w", err))
 	}
 	return nil
+}
+
+// waitForSlot waits for a free job slot, keeping the queued job's
+// heartbeat; false when the function is stopping.
+func (x *exporter) waitForSlot(id string) bool {
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case x.slots <- struct{}{}:
+			return true
+		case <-x.life.Done():
+			return false
+		case <-t.C:
+			x.db.Exec(x.life, `UPDATE export SET aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'`, id)
+		}
+	}
 }
 
 // errUploadEnded is what the generator sees when the upload stopped reading.

@@ -14,10 +14,11 @@ import (
 	"github.com/rdc-interop/faas/shared/web"
 )
 
-// scheduled is the cron-connector's monthly call: the previous month's
-// exports, both kinds, for MLPS and every Region that has a client; and the
-// removal of exports not downloaded in time. Running it twice for a month
-// makes them once. It answers counts only.
+// scheduled is the cron-connector's daily call: the previous month's
+// exports, both kinds, for MLPS and every Region that has a client, unless
+// made or being made; and the removal of exports not downloaded in time.
+// Running it again for a month makes only what failed or was cut short (a
+// job silent for staleAfter: its replica stopped). It answers counts only.
 func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	expired, err := x.expire(r)
@@ -47,8 +48,9 @@ func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 			var exists bool
 			err := x.db.QueryRow(ctx, `
 				SELECT EXISTS (SELECT 1 FROM export WHERE org = $1 AND tipo = $2 AND da = $3 AND a = $4 AND client_id = '-'
-				               AND stato IN ('IN_CODA', 'IN_CORSO', 'PRONTO', 'SCARICATO', 'SCADUTO'))`,
-				org, tipo, da.Time(), a.Time()).Scan(&exists)
+				               AND (stato IN ('PRONTO', 'SCARICATO', 'SCADUTO')
+				                    OR stato IN ('IN_CODA', 'IN_CORSO') AND aggiornato_il >= now() - $5 * interval '1 second'))`,
+				org, tipo, da.Time(), a.Time(), int(staleAfter.Seconds())).Scan(&exists)
 			if err != nil {
 				return db.Translate(fmt.Errorf("look for the month's export: %w", err))
 			}

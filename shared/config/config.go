@@ -115,6 +115,19 @@ func Duration(getenv Getenv, name string, def time.Duration) (time.Duration, err
 	return d, nil
 }
 
+// Count reads a positive whole number from getenv, with a default.
+func Count(getenv Getenv, name string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: want a positive whole number", name)
+	}
+	return n, nil
+}
+
 // ErrNoSecret means a secret is set nowhere.
 var ErrNoSecret = errors.New("secret not set")
 

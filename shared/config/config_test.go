@@ -93,3 +93,20 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 		t.Fatalf("secret in JSON form: %s", b)
 	}
 }
+
+func TestCount(t *testing.T) {
+	cases := []struct {
+		v       string
+		want    int
+		wantErr bool
+	}{
+		{"", 7, false}, {" 3 ", 3, false}, {"1", 1, false},
+		{"0", 0, true}, {"-2", 0, true}, {"two", 0, true}, {"2.5", 0, true},
+	}
+	for _, c := range cases {
+		got, err := Count(func(string) string { return c.v }, "N", 7)
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("Count(%q) = %d, %v; want %d, error %v", c.v, got, err, c.want, c.wantErr)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,10 +85,8 @@ func (x Exchange) partner(secrets config.Secrets, getenv config.Getenv) (deliver
 		}
 	}
 	var err error
-	if v := getenv("DELIVERY_MAX_ATTEMPTS"); v != "" {
-		if opt.MaxAttempts, err = strconv.Atoi(v); err != nil || opt.MaxAttempts < 1 {
-			return pt, opt, fmt.Errorf("DELIVERY_MAX_ATTEMPTS: want a positive number")
-		}
+	if opt.MaxAttempts, err = config.Count(getenv, "DELIVERY_MAX_ATTEMPTS", opt.MaxAttempts); err != nil {
+		return pt, opt, err
 	}
 	for name, d := range map[string]*time.Duration{"DELIVERY_BACKOFF_BASE": &opt.BackoffBase,
 		"DELIVERY_BACKOFF_MAX": &opt.BackoffMax, "DELIVERY_POLL": &opt.Poll, "DELIVERY_TIMEOUT": &opt.Timeout} {
