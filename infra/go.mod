@@ -7,37 +7,32 @@ require (
 	github.com/Masterminds/goutils v1.1.1 // indirect
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/Masterminds/sprig/v3 v3.3.0 // indirect
-	github.com/Microsoft/go-winio v0.6.2 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/google/uuid v1.6.0
 	github.com/huandu/xstrings v1.5.0 // indirect
-	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
-	github.com/jackc/tern/v2 v2.3.4 // indirect
+	github.com/jackc/pgx/v5 v5.12.0
+	github.com/jackc/tern/v2 v2.3.4
 	github.com/klauspost/compress v1.19.2 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/klauspost/crc32 v1.3.0 // indirect
 	github.com/minio/crc64nvme v1.1.1 // indirect
 	github.com/minio/md5-simd v1.1.2 // indirect
-	github.com/minio/minio-go/v7 v7.4.1 // indirect
+	github.com/minio/minio-go/v7 v7.4.1
 	github.com/mitchellh/copystructure v1.2.0 // indirect
 	github.com/mitchellh/reflectwalk v1.0.2 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
-	github.com/robfig/cron/v3 v3.0.1 // indirect
+	github.com/redis/go-redis/v9 v9.23.0
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
 	github.com/spf13/cast v1.7.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
-	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
-	github.com/vaughan0/go-ini v0.0.0-20130923145212-a98ad7ee00ec // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
@@ -47,22 +42,38 @@ require (
 
 require (
 	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0
+	github.com/rdc-interop/faas/functions/apl-offers v0.0.0
 	github.com/rdc-interop/faas/functions/did-check v0.0.0
 	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0
+	github.com/rdc-interop/faas/functions/oauth-token v0.0.0
 	github.com/rdc-interop/faas/functions/patto-check v0.0.0
 	github.com/rdc-interop/faas/functions/transfer-to-cpi v0.0.0
 	github.com/rdc-interop/faas/functions/transfer-to-social-services v0.0.0
-	github.com/rdc-interop/faas/functions/oauth-token v0.0.0
 	github.com/rdc-interop/faas/shared v0.0.0
+)
+
+require (
+	github.com/andybalholm/brotli v1.1.1 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/parquet-go/bitpack v1.0.0 // indirect
+	github.com/parquet-go/jsonlite v1.0.0 // indirect
+	github.com/parquet-go/parquet-go v0.32.0 // indirect
+	github.com/pierrec/lz4/v4 v4.1.21 // indirect
+	github.com/twpayne/go-geom v1.6.1 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace (
 	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
+	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
 	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion
+	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token
 	github.com/rdc-interop/faas/functions/patto-check => ../functions/patto-check
 	github.com/rdc-interop/faas/functions/transfer-to-cpi => ../functions/transfer-to-cpi
 	github.com/rdc-interop/faas/functions/transfer-to-social-services => ../functions/transfer-to-social-services
-	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token
 	github.com/rdc-interop/faas/shared => ../shared
 )

@@ -39,6 +39,7 @@ require (
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
 	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/apl-offers v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-check v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/oauth-token v0.0.0 // indirect
@@ -65,6 +66,7 @@ require (
 
 replace (
 	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
+	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
 	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion
 	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token

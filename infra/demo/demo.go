@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdc-interop/faas/shared/auth"
@@ -79,9 +81,30 @@ func Provision(ctx context.Context, pool *pgxpool.Pool, cs []Client) ([]Client, 
 		if err != nil {
 			return nil, fmt.Errorf("register client %s: %w", c.ClientID, err)
 		}
+		if err := ensureAPL(ctx, pool, c); err != nil {
+			return nil, err
+		}
 		out[i] = c
 	}
 	return out, nil
+}
+
+// ensureAPL registers the agency and the branches an APL client acts for,
+// unless they exist: a client cannot act for a branch that is not there.
+func ensureAPL(ctx context.Context, pool *pgxpool.Pool, c Client) error {
+	id, ok := strings.CutPrefix(c.Org, "APL:")
+	if !ok {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO apl (id, denominazione) VALUES ($1, 'Agenzia demo ' || $1) ON CONFLICT DO NOTHING`, id)
+	for _, f := range c.Filiali {
+		b.Queue(`INSERT INTO apl_filiale (codice, apl_id, denominazione) VALUES ($1, $2, 'Filiale ' || $1) ON CONFLICT DO NOTHING`, f, id)
+	}
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("register agency %s: %w", id, err)
+	}
+	return nil
 }
 
 // ClientsFile is the shape of .local/clients.json.

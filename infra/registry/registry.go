@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	export "github.com/rdc-interop/faas/functions/anonymised-export"
+	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
 	oauthtoken "github.com/rdc-interop/faas/functions/oauth-token"
@@ -25,5 +26,6 @@ func Handlers() map[string]http.Handler {
 		"transfer-to-cpi":             http.HandlerFunc(tocpi.Handle),
 		"transfer-to-social-services": http.HandlerFunc(tosocial.Handle),
 		"anonymised-export":           http.HandlerFunc(export.Handle),
+		"apl-offers":                  http.HandlerFunc(aploffers.Handle),
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,17 @@ func DecodeAs(r *http.Request, mediaType string, v any) error {
 			return decodeError(err)
 		}
 		return problem.New(problem.Invalid, "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// DecodeValue reads one JSON value, e.g. an item of a bulk request, as
+// strictly as DecodeJSON reads a body, so each item can be refused alone.
+func DecodeValue(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
 	}
 	return nil
 }

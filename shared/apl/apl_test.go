@@ -1,0 +1,57 @@
+package apl
+
+import (
+	"testing"
+
+	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/problem"
+)
+
+func TestTenantOf(t *testing.T) {
+	cases := []struct {
+		name   string
+		claims *auth.Claims
+		want   *Tenant // nil: refused with 403
+	}{
+		{"operator", &auth.Claims{Org: "APL:1001", AplRuolo: "operatore", Filiali: []string{"1001-RM01"}},
+			&Tenant{APL: "1001", Role: Operator, Branches: []string{"1001-RM01"}}},
+		{"master", &auth.Claims{Org: "APL:7", AplRuolo: "master", Filiali: []string{"a", "b"}},
+			&Tenant{APL: "7", Role: Master, Branches: []string{"a", "b"}}},
+		{"not an agency", &auth.Claims{Org: "GEPI", AplRuolo: "master", Filiali: []string{"a"}}, nil},
+		{"empty agency id", &auth.Claims{Org: "APL:", AplRuolo: "master", Filiali: []string{"a"}}, nil},
+		{"no role", &auth.Claims{Org: "APL:1", Filiali: []string{"a"}}, nil},
+		{"unknown role", &auth.Claims{Org: "APL:1", AplRuolo: "admin", Filiali: []string{"a"}}, nil},
+		{"no branch", &auth.Claims{Org: "APL:1", AplRuolo: "super"}, nil},
+		{"no token", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := TenantOf(c.claims)
+			if c.want == nil {
+				if problem.KindOf(err) != problem.Forbidden {
+					t.Fatalf("got %+v, %v; want 403", got, err)
+				}
+				return
+			}
+			if err != nil || got.APL != c.want.APL || got.Role != c.want.Role || len(got.Branches) != len(c.want.Branches) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, *c.want)
+			}
+		})
+	}
+}
+
+func TestNarrow(t *testing.T) {
+	tn := Tenant{APL: "1", Role: Super, Branches: []string{"a", "b"}}
+	if got, err := tn.Narrow(""); err != nil || len(got) != 2 {
+		t.Errorf("all branches: %v, %v", got, err)
+	}
+	if got, err := tn.Narrow("b"); err != nil || len(got) != 1 || got[0] != "b" {
+		t.Errorf("one branch: %v, %v", got, err)
+	}
+	if _, err := tn.Narrow("c"); problem.KindOf(err) != problem.Invalid {
+		t.Errorf("another's branch: %v", err)
+	}
+	if !tn.Reports() || (Tenant{Role: Operator}).Reports() {
+		t.Error("only master and super read reports")
+	}
+}
