@@ -33,15 +33,16 @@ require (
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/crypto v0.57.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
 require (
 	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0
+	github.com/rdc-interop/faas/functions/apl-interests v0.0.0
 	github.com/rdc-interop/faas/functions/apl-offers v0.0.0
 	github.com/rdc-interop/faas/functions/did-check v0.0.0
 	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0
@@ -60,14 +61,21 @@ require (
 	github.com/parquet-go/jsonlite v1.0.0 // indirect
 	github.com/parquet-go/parquet-go v0.32.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
+	github.com/richardlehane/mscfb v1.0.9 // indirect
+	github.com/richardlehane/msoleps v1.0.6 // indirect
+	github.com/tiendc/go-deepcopy v1.7.2 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect
+	github.com/xuri/efp v0.0.3-0.20260924042702-217b81952dec // indirect
+	github.com/xuri/excelize/v2 v2.11.1 // indirect
+	github.com/xuri/nfp v0.0.2-0.20250530014748-2ddeb826f9a9 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace (
 	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
+	github.com/rdc-interop/faas/functions/apl-interests => ../functions/apl-interests
 	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
 	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion

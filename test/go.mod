@@ -39,6 +39,7 @@ require (
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
 	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/apl-interests v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/apl-offers v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-check v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0 // indirect
@@ -47,25 +48,32 @@ require (
 	github.com/rdc-interop/faas/functions/transfer-to-cpi v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/transfer-to-social-services v0.0.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	github.com/richardlehane/mscfb v1.0.9 // indirect
+	github.com/richardlehane/msoleps v1.0.6 // indirect
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
 	github.com/spf13/cast v1.7.0 // indirect
+	github.com/tiendc/go-deepcopy v1.7.2 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect
+	github.com/xuri/efp v0.0.3-0.20260924042702-217b81952dec // indirect
+	github.com/xuri/excelize/v2 v2.11.1 // indirect
+	github.com/xuri/nfp v0.0.2-0.20250530014748-2ddeb826f9a9 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/crypto v0.57.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
 replace (
 	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
+	github.com/rdc-interop/faas/functions/apl-interests => ../functions/apl-interests
 	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
 	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion

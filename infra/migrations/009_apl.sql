@@ -69,6 +69,8 @@ CREATE TABLE manifestazione_interesse (
     UNIQUE (offerta_id, componente_id)
 );
 CREATE INDEX manifestazione_offerta_idx ON manifestazione_interesse (offerta_id, creata_il, id);
+-- An agency's list across its offers pages by time.
+CREATE INDEX manifestazione_creata_idx ON manifestazione_interesse (creata_il, id);
 
 ---- create above / drop below ----
 DROP TABLE manifestazione_interesse;

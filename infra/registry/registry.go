@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	export "github.com/rdc-interop/faas/functions/anonymised-export"
+	aplinterests "github.com/rdc-interop/faas/functions/apl-interests"
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
@@ -27,5 +28,6 @@ func Handlers() map[string]http.Handler {
 		"transfer-to-social-services": http.HandlerFunc(tosocial.Handle),
 		"anonymised-export":           http.HandlerFunc(export.Handle),
 		"apl-offers":                  http.HandlerFunc(aploffers.Handle),
+		"apl-interests":               http.HandlerFunc(aplinterests.Handle),
 	}
 }

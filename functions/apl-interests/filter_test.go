@@ -1,0 +1,81 @@
+package function
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rdc-interop/faas/shared/apl"
+	"github.com/rdc-interop/faas/shared/problem"
+)
+
+func TestParseFilter(t *testing.T) {
+	tn := apl.Tenant{APL: "1", Role: apl.Super, Branches: []string{"A", "B"}}
+	c := cursor{at: time.Date(2026, 5, 1, 10, 0, 0, 123456000, time.UTC), id: 42}
+	cases := []struct {
+		query  string
+		fields string // the fields named, sorted as reported; "" when valid
+		check  func(f filter) bool
+	}{
+		{"", "", func(f filter) bool { return len(f.branches) == 2 && f.limit == defaultLimit && f.after == nil }},
+		{"filiale=B&limit=5", "", func(f filter) bool { return len(f.branches) == 1 && f.branches[0] == "B" && f.limit == 5 }},
+		{"dal=2026-03-29&al=2026-03-29", "", func(f filter) bool {
+			// The day of the change to summer time lasts 23 hours in Rome.
+			return f.to.Sub(*f.from) == 23*time.Hour && f.from.Equal(time.Date(2026, 3, 28, 23, 0, 0, 0, time.UTC))
+		}},
+		{"cursor=" + c.String(), "", func(f filter) bool { return f.after != nil && f.after.at.Equal(c.at) && f.after.id == 42 }},
+		{"id_offerta=0196f1a0-0000-7000-8000-000000000001", "", func(f filter) bool { return f.offer != nil }},
+		{"filiale=C", "filiale", nil},
+		{"limit=0", "limit", nil},
+		{"limit=1001", "limit", nil},
+		{"limit=x", "limit", nil},
+		{"dal=2026-02-30", "dal", nil},
+		{"dal=2026-03-02&al=2026-03-01", "al", nil},
+		{"id_offerta=42", "id_offerta", nil},
+		{"cursor=abc", "cursor", nil},
+		{"pagina=2", "pagina", nil},
+		{"limit=5&limit=6", "limit", nil},
+	}
+	for _, cs := range cases {
+		t.Run(cs.query, func(t *testing.T) {
+			q, _ := url.ParseQuery(cs.query)
+			f, err := parseFilter(q, tn)
+			if cs.fields == "" {
+				if err != nil || !cs.check(f) {
+					t.Fatalf("%+v, %v", f, err)
+				}
+				return
+			}
+			pe, ok := err.(*problem.Error)
+			if !ok || pe.Kind != problem.Invalid {
+				t.Fatalf("want 400, got %v", err)
+			}
+			var names []string
+			for _, fe := range pe.Fields {
+				names = append(names, fe.Field)
+			}
+			if !strings.Contains(strings.Join(names, ","), cs.fields) {
+				t.Fatalf("fields %v, want %s", names, cs.fields)
+			}
+		})
+	}
+}
+
+// FuzzParseCursor: a cursor from outside parses to what String gives back,
+// or is refused; never a panic.
+func FuzzParseCursor(f *testing.F) {
+	f.Add(cursor{at: time.UnixMicro(1_700_000_000_000_000), id: 7}.String())
+	f.Add("")
+	f.Add("MTcwMA")
+	f.Add("LTEuNQ")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseCursor(s)
+		if err != nil {
+			return
+		}
+		if c.String() != s {
+			t.Fatalf("%q parses to a cursor that prints as %q", s, c.String())
+		}
+	})
+}
