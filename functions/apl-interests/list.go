@@ -41,21 +41,17 @@ type page struct {
 }
 
 // listSQL is the agency's interest expressions in the caller's branches,
-// oldest first, so a cursor also finds those that arrive later. $7 is the
-// row limit (none for a workbook).
+// oldest first, so a cursor also finds those that arrive later. Only the
+// filters asked are written into the query: with every filter optional in
+// one statement the planner could not walk the time index, and each page
+// would sort the agency's whole list.
 const listSQL = `
 SELECT mi.id, mi.creata_il, o.id::text, o.riferimento_apl, o.filiale, o.titolo,
        m.codice_fiscale, m.cognome, m.nome, m.email, m.telefono
 FROM manifestazione_interesse mi
 JOIN offerta o ON o.id = mi.offerta_id
 JOIN componente m ON m.id = mi.componente_id
-WHERE o.apl_id = $1 AND o.filiale = ANY ($2)
-  AND ($3::uuid IS NULL OR o.id = $3)
-  AND ($4::timestamptz IS NULL OR mi.creata_il >= $4)
-  AND ($5::timestamptz IS NULL OR mi.creata_il < $5)
-  AND ($6::timestamptz IS NULL OR (mi.creata_il, mi.id) > ($6, $8))
-ORDER BY mi.creata_il, mi.id
-LIMIT $7`
+WHERE o.apl_id = @apl AND o.filiale = ANY (@branches)`
 
 func (it *item) scan(rows pgx.Rows) error {
 	c := &it.Candidato
@@ -63,13 +59,31 @@ func (it *item) scan(rows pgx.Rows) error {
 		&c.CodiceFiscale, &c.Cognome, &c.Nome, &c.Email, &c.Telefono)
 }
 
-func (x *interests) query(ctx context.Context, t apl.Tenant, f filter, limit *int) (pgx.Rows, error) {
-	var afterAt *time.Time
-	var afterID int64
-	if f.after != nil {
-		afterAt, afterID = &f.after.at, f.after.id
+func (x *interests) query(ctx context.Context, t apl.Tenant, f filter, limit int) (pgx.Rows, error) {
+	sql := listSQL
+	args := pgx.NamedArgs{"apl": t.APL, "branches": f.branches}
+	if f.offer != nil {
+		sql += ` AND mi.offerta_id = @offer`
+		args["offer"] = *f.offer
 	}
-	rows, err := x.db.Query(ctx, listSQL, t.APL, f.branches, f.offer, f.from, f.to, afterAt, limit, afterID)
+	if f.from != nil {
+		sql += ` AND mi.creata_il >= @from`
+		args["from"] = *f.from
+	}
+	if f.to != nil {
+		sql += ` AND mi.creata_il < @to`
+		args["to"] = *f.to
+	}
+	if f.after != nil {
+		sql += ` AND (mi.creata_il, mi.id) > (@after_at, @after_id)`
+		args["after_at"], args["after_id"] = f.after.at, f.after.id
+	}
+	sql += ` ORDER BY mi.creata_il, mi.id`
+	if limit > 0 {
+		sql += ` LIMIT @limit`
+		args["limit"] = limit
+	}
+	rows, err := x.db.Query(ctx, sql, args)
 	if err != nil {
 		return nil, db.Translate(fmt.Errorf("list interests: %w", err))
 	}
@@ -90,8 +104,8 @@ func (x *interests) list(w http.ResponseWriter, r *http.Request) error {
 	if sheet.Wanted(r) {
 		return x.workbook(w, r, t, f)
 	}
-	limit := f.limit + 1 // one more tells whether another page follows
-	rows, err := x.query(r.Context(), t, f, &limit)
+	// One more row than the page tells whether another page follows.
+	rows, err := x.query(r.Context(), t, f, f.limit+1)
 	if err != nil {
 		return err
 	}
@@ -132,7 +146,7 @@ func (x *interests) workbook(w http.ResponseWriter, r *http.Request, t apl.Tenan
 	if err := web.Audit(r, audit.Entry{Action: "interests-export", Outcome: "workbook", Status: http.StatusOK}); err != nil {
 		return err
 	}
-	rows, err := x.query(r.Context(), t, f, nil)
+	rows, err := x.query(r.Context(), t, f, 0)
 	if err != nil {
 		return err
 	}
