@@ -379,7 +379,7 @@ func TestTransferNotificationSurvivesPartnerOutage(t *testing.T) {
 	}
 	time.Sleep(time.Second) // several attempts fail meanwhile
 	var retried int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE trasferimento_id = ANY ($1::uuid[]) AND stato = 'IN_ATTESA' AND tentativi > 1`, ids).Scan(&retried)
+	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'IN_ATTESA' AND tentativi > 1`, ids).Scan(&retried)
 	for _, id := range ids {
 		if _, ok := anpal.effect(id); ok {
 			t.Fatal("delivered while the partner was down")
@@ -391,7 +391,7 @@ func TestTransferNotificationSurvivesPartnerOutage(t *testing.T) {
 	anpal.down.Store(false)
 	eventually(t, 5*time.Second, "delivery after the outage", func() bool {
 		var done int
-		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE trasferimento_id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, ids).Scan(&done)
+		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, ids).Scan(&done)
 		return done == len(ids)
 	})
 	for _, id := range ids {
@@ -475,14 +475,14 @@ func TestTransferBurstWithPostgresOutage(t *testing.T) {
 	}
 	made := slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == "" })
 	var outbox int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE trasferimento_id = ANY ($1::uuid[])`, made).Scan(&outbox)
+	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[])`, made).Scan(&outbox)
 	if outbox != created {
 		t.Errorf("%d outbox rows for %d transfers", outbox, created)
 	}
 	// The worker lived through the outage too: every notification arrives, once.
 	eventually(t, 20*time.Second, "every notification of the burst delivered", func() bool {
 		var n int
-		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE trasferimento_id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, made).Scan(&n)
+		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, made).Scan(&n)
 		return n == created
 	})
 	for _, id := range made {

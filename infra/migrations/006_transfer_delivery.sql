@@ -22,23 +22,30 @@ CREATE TABLE idempotenza (
 );
 CREATE INDEX idempotenza_creato_idx ON idempotenza USING brin (creato_il);
 
--- Outbox: one notification per transfer, written in the transfer's
--- transaction, delivered at least once by the function's worker.
+-- Outbox: one notification per event and partner, written in the event's
+-- transaction (a transfer, an offer's refusal), delivered at least once by
+-- the worker of the function that wrote it. corpo is what is POSTed, fixed
+-- when the event happens; id is the Idempotency-Key the partner sees, so it
+-- drops the repeats at-least-once delivery allows.
 -- IN_ATTESA rows are due at prossimo_tentativo; a worker claims a row by
 -- pushing prossimo_tentativo past its own deadline (a lease), so a worker
 -- that dies mid-delivery leaves the row to be retried, not lost.
 -- SCARTATA is the dead-letter state, for operators to see and re-queue.
 CREATE TABLE consegna (
-    trasferimento_id    uuid PRIMARY KEY REFERENCES trasferimento (id),
-    destinatario        text NOT NULL CHECK (destinatario IN ('ANPAL', 'GEPI')),
+    id                  uuid NOT NULL,             -- the transfer's or the refusal's id
+    destinatario        text NOT NULL CHECK (destinatario IN ('ANPAL', 'GEPI', 'INPS')),
+    tipo                text NOT NULL CHECK (tipo IN ('TRASFERIMENTO', 'RIFIUTO_OFFERTA')),
+    corpo               json NOT NULL,
+    nucleo_id           bigint,                    -- the household whose data leaves, for the audit record
     stato               text NOT NULL DEFAULT 'IN_ATTESA' CHECK (stato IN ('IN_ATTESA', 'CONSEGNATA', 'SCARTATA')),
     tentativi           integer NOT NULL DEFAULT 0,
     prossimo_tentativo  timestamptz NOT NULL DEFAULT now(),
-    ultimo_errore       text,                  -- no personal data: a status or a network error class
+    ultimo_errore       text,                      -- no personal data: a status or a network error class
     consegnata_il       timestamptz,
-    creato_il           timestamptz NOT NULL DEFAULT now()
+    creato_il           timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (id, destinatario)
 );
-CREATE INDEX consegna_dovuta_idx ON consegna (destinatario, prossimo_tentativo) WHERE stato = 'IN_ATTESA';
+CREATE INDEX consegna_dovuta_idx ON consegna (destinatario, tipo, prossimo_tentativo) WHERE stato = 'IN_ATTESA';
 CREATE INDEX consegna_scartata_idx ON consegna (destinatario) WHERE stato = 'SCARTATA';
 
 ---- create above / drop below ----

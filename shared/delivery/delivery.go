@@ -1,12 +1,12 @@
-// Package delivery notifies a partner platform of the transfers made for it,
-// at least once, from the outbox (the consegna table) that each transfer
-// fills in its own transaction.
+// Package delivery notifies a partner platform of what concerns it (the
+// transfers made for it, an offer's refusal), at least once, from the
+// outbox (the consegna table) that each event fills in its own transaction.
 //
 // A Worker claims due notifications with a lease (it pushes their next
 // attempt past its own deadline, under FOR UPDATE SKIP LOCKED), so replicas
 // share the work, and a worker that dies mid-delivery leaves its rows to be
 // retried after the lease rather than lost. Each POST carries
-// Idempotency-Key: <id_trasferimento>, so the partner can drop the repeats
+// Idempotency-Key: <the event's id>, so the partner can drop the repeats
 // that at-least-once delivery allows. Failures are retried with exponential
 // back-off and jitter; after MaxAttempts a notification is set aside
 // (SCARTATA) for an operator to see (List) and re-queue (Requeue).
@@ -33,11 +33,19 @@ import (
 	"github.com/rdc-interop/faas/shared/db"
 )
 
+// Kinds of notification (consegna.tipo): a worker delivers one kind to one
+// partner, each to its own URL.
+const (
+	Transfer = "TRASFERIMENTO"
+	Refusal  = "RIFIUTO_OFFERTA"
+)
+
 // Partner is a receiving platform and how to call it.
 type Partner struct {
-	Name         string // ANPAL or GEPI: consegna.destinatario
+	Name         string // ANPAL, GEPI or INPS: consegna.destinatario
+	Kind         string // the notifications this worker delivers: consegna.tipo
 	Sender       string // the function that notifies, for the audit trail
-	URL          string // where transfers are POSTed; empty: notifications wait
+	URL          string // where they are POSTed; empty: notifications wait
 	TokenURL     string // the partner's OAuth2 token endpoint (client credentials)
 	ClientID     string
 	ClientSecret string
@@ -109,7 +117,7 @@ func (w *Worker) Wake() {
 // Run sweeps when woken and every Poll, until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
 	if w.partner.URL == "" {
-		w.log.Warn("no notification URL configured: transfer notifications wait in the outbox", "partner", w.partner.Name)
+		w.log.Warn("no notification URL configured: notifications wait in the outbox", "partner", w.partner.Name, "kind", w.partner.Kind)
 		return
 	}
 	t := time.NewTicker(w.opt.Poll)
@@ -183,25 +191,23 @@ type notification struct {
 }
 
 // claimSQL leases the due notifications: their next attempt moves past the
-// deadline of this delivery, so no other worker takes them meanwhile. The
-// body is the answer the caller got, with the direction and the reason.
+// deadline of this delivery, so no other worker takes them meanwhile.
 const claimSQL = `
 WITH due AS (
-    SELECT trasferimento_id FROM consegna
-    WHERE destinatario = $1 AND stato = 'IN_ATTESA' AND prossimo_tentativo <= now()
+    SELECT id FROM consegna
+    WHERE destinatario = $1 AND tipo = $2 AND stato = 'IN_ATTESA' AND prossimo_tentativo <= now()
     ORDER BY prossimo_tentativo
-    LIMIT $2
+    LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-UPDATE consegna c SET prossimo_tentativo = now() + $3 * interval '1 millisecond'
-FROM due, trasferimento t
-WHERE c.trasferimento_id = due.trasferimento_id AND t.id = c.trasferimento_id
-RETURNING c.trasferimento_id::text, c.tentativi,
-          t.risposta::jsonb || jsonb_build_object('verso', t.verso, 'motivazione', t.motivazione)`
+UPDATE consegna c SET prossimo_tentativo = now() + $4 * interval '1 millisecond'
+FROM due
+WHERE c.id = due.id AND c.destinatario = $1
+RETURNING c.id::text, c.tentativi, c.corpo`
 
 func (w *Worker) claim(ctx context.Context) ([]notification, error) {
 	lease := 3 * w.opt.Timeout
-	rows, err := w.pool.Query(ctx, claimSQL, w.partner.Name, w.opt.Batch, lease.Milliseconds())
+	rows, err := w.pool.Query(ctx, claimSQL, w.partner.Name, w.partner.Kind, w.opt.Batch, lease.Milliseconds())
 	if err != nil {
 		return nil, db.Translate(fmt.Errorf("claim notifications: %w", err))
 	}
@@ -235,12 +241,12 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 		// it leaves its audit record with the delivery, in one statement.
 		_, err := w.pool.Exec(ctx, `
 			WITH delivered AS (
-			    UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $2, consegnata_il = now(), ultimo_errore = NULL
-			    WHERE trasferimento_id = $1 RETURNING trasferimento_id)
+			    UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $3, consegnata_il = now(), ultimo_errore = NULL
+			    WHERE id = $1 AND destinatario = $2 RETURNING id, nucleo_id)
 			INSERT INTO audit_log (at, request_id, client_id, org, function, action, nucleo_id, outcome, status)
-			SELECT now(), 'consegna:' || t.id, $3, $4, $5, 'notify', t.nucleo_id, 'delivered', 200
-			FROM delivered d JOIN trasferimento t ON t.id = d.trasferimento_id`,
-			n.id, attempt, w.partner.ClientID, w.partner.Name, w.partner.Sender)
+			SELECT now(), 'consegna:' || d.id, $4, $2, $5, 'notify', d.nucleo_id, 'delivered', 200
+			FROM delivered d`,
+			n.id, w.partner.Name, attempt, w.partner.ClientID, w.partner.Sender)
 		if err != nil {
 			// The lease expires and the partner gets a repeat it recognises by its key.
 			return notRecorded, db.Translate(fmt.Errorf("record delivery: %w", err))
@@ -253,15 +259,15 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 		state = "SCARTATA"
 	}
 	_, err := w.pool.Exec(ctx, `
-		UPDATE consegna SET stato = $2, tentativi = $3, ultimo_errore = $4,
-		       prossimo_tentativo = now() + $5 * interval '1 millisecond'
-		WHERE trasferimento_id = $1`, n.id, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
+		UPDATE consegna SET stato = $3, tentativi = $4, ultimo_errore = $5,
+		       prossimo_tentativo = now() + $6 * interval '1 millisecond'
+		WHERE id = $1 AND destinatario = $2`, n.id, w.partner.Name, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
 	if err != nil {
 		return notRecorded, db.Translate(fmt.Errorf("record failed delivery: %w", err))
 	}
 	if dead {
-		w.log.Error("transfer notification set aside after its last attempt; re-queue it once the partner is fixed",
-			"partner", w.partner.Name, "id_trasferimento", n.id, "attempts", attempt, "last_error", failure)
+		w.log.Error("notification set aside after its last attempt; re-queue it once the partner is fixed",
+			"partner", w.partner.Name, "kind", w.partner.Kind, "id", n.id, "attempts", attempt, "last_error", failure)
 		return deadLettered, nil
 	}
 	return retried, nil
@@ -364,8 +370,9 @@ func netClass(err error) string {
 
 // Item is a notification as an operator sees it: no personal data.
 type Item struct {
-	TrasferimentoID   string
+	ID                string // the transfer's or the refusal's
 	Destinatario      string
+	Tipo              string
 	Stato             string
 	Tentativi         int
 	UltimoErrore      *string
@@ -377,14 +384,14 @@ type Item struct {
 // SCARTATA), oldest first.
 func List(ctx context.Context, q db.DBTX, state string, limit int) ([]Item, error) {
 	rows, err := q.Query(ctx, `
-		SELECT trasferimento_id::text, destinatario, stato, tentativi, ultimo_errore, prossimo_tentativo, creato_il
+		SELECT id::text, destinatario, tipo, stato, tentativi, ultimo_errore, prossimo_tentativo, creato_il
 		FROM consegna WHERE stato = $1 ORDER BY creato_il LIMIT $2`, state, limit)
 	if err != nil {
 		return nil, db.Translate(fmt.Errorf("list notifications: %w", err))
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) {
 		var i Item
-		err := r.Scan(&i.TrasferimentoID, &i.Destinatario, &i.Stato, &i.Tentativi, &i.UltimoErrore, &i.ProssimoTentativo, &i.CreatoIl)
+		err := r.Scan(&i.ID, &i.Destinatario, &i.Tipo, &i.Stato, &i.Tentativi, &i.UltimoErrore, &i.ProssimoTentativo, &i.CreatoIl)
 		return i, err
 	})
 	if err != nil {
@@ -398,7 +405,7 @@ func List(ctx context.Context, q db.DBTX, state string, limit int) ([]Item, erro
 func Requeue(ctx context.Context, q db.DBTX, ids []string) (int64, error) {
 	tag, err := q.Exec(ctx, `
 		UPDATE consegna SET stato = 'IN_ATTESA', tentativi = 0, prossimo_tentativo = now()
-		WHERE stato = 'SCARTATA' AND (coalesce(cardinality($1::uuid[]), 0) = 0 OR trasferimento_id = ANY ($1::uuid[]))`, ids)
+		WHERE stato = 'SCARTATA' AND (coalesce(cardinality($1::uuid[]), 0) = 0 OR id = ANY ($1::uuid[]))`, ids)
 	if err != nil {
 		return 0, db.Translate(fmt.Errorf("requeue notifications: %w", err))
 	}

@@ -85,7 +85,7 @@ func newPartner(t *testing.T) *partner {
 }
 
 func (p *partner) config() Partner {
-	return Partner{Name: "ANPAL", Sender: "transfer-to-cpi", URL: p.srv.URL + "/notify", TokenURL: p.srv.URL + "/token", ClientID: "rdc", ClientSecret: "s3cret"}
+	return Partner{Name: "ANPAL", Kind: Transfer, Sender: "transfer-to-cpi", URL: p.srv.URL + "/notify", TokenURL: p.srv.URL + "/token", ClientID: "rdc", ClientSecret: "s3cret"}
 }
 
 // outbox writes n transfers with their notifications and returns their ids.
@@ -104,9 +104,8 @@ func outbox(t *testing.T, pool *pgxpool.Pool, n int) []string {
 	for range n {
 		id := uuid.NewString()
 		_, err := pool.Exec(ctx, `
-			WITH t AS (INSERT INTO trasferimento (id, nucleo_id, verso, da, componenti, client_id, org, request_id, risposta)
-			           VALUES ($1::uuid, 1, 'CPI', 'NESSUNO', '{}', 'gepi', 'GEPI', 'r', json_build_object('id_trasferimento', $1::uuid)) RETURNING id)
-			INSERT INTO consegna (trasferimento_id, destinatario) SELECT id, 'ANPAL' FROM t`, id)
+			INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id)
+			VALUES ($1::uuid, 'ANPAL', 'TRASFERIMENTO', json_build_object('id_trasferimento', $1::uuid, 'verso', 'CPI'), 1)`, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
 
 func (x Exchange) partner(secrets config.Secrets, getenv config.Getenv) (delivery.Partner, delivery.Options, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(x.Partner + "_" + k)) }
-	pt := delivery.Partner{Name: x.Partner, Sender: x.Function, URL: env("NOTIFY_URL"), TokenURL: env("TOKEN_URL"),
+	pt := delivery.Partner{Name: x.Partner, Kind: delivery.Transfer, Sender: x.Function, URL: env("NOTIFY_URL"), TokenURL: env("TOKEN_URL"),
 		ClientID: env("CLIENT_ID"), Scopes: strings.Fields(env("SCOPE"))}
 	var opt delivery.Options
 	if pt.URL != "" {
@@ -321,7 +321,10 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		id, t.nucleo, h.x.To, from, t.motivazione, members, claims.Subject, claims.Org, web.RequestID(ctx), now, body)
 	b.Queue(`UPDATE nucleo SET servizio_competente = $2, aggiornato_il = $3 WHERE id = $1`, t.nucleo, h.x.To, now)
-	b.Queue(`INSERT INTO consegna (trasferimento_id, destinatario, creato_il, prossimo_tentativo) VALUES ($1, $2, $3, $3)`, id, h.x.Partner, now)
+	// The partner gets the caller's answer, with the direction and the reason.
+	b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id, creato_il, prossimo_tentativo)
+	         VALUES ($1, $2, 'TRASFERIMENTO', ($3::jsonb || jsonb_build_object('verso', $4::text, 'motivazione', $5::text))::json, $6, $7, $7)`,
+		id, h.x.Partner, body, h.x.To, t.motivazione, t.nucleo, now)
 	audit.Queue(b, entry)
 	idempotency.QueueComplete(b, t.client, h.x.Function, t.idem, id.String())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -62,13 +62,13 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID_TRASFERIMENTO\tDESTINATARIO\tSTATO\tTENTATIVI\tULTIMO_ERRORE\tPROSSIMO_TENTATIVO\tCREATO_IL")
+		fmt.Fprintln(tw, "ID\tDESTINATARIO\tTIPO\tSTATO\tTENTATIVI\tULTIMO_ERRORE\tPROSSIMO_TENTATIVO\tCREATO_IL")
 		for _, it := range items {
 			last := "-"
 			if it.UltimoErrore != nil {
 				last = *it.UltimoErrore
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", it.TrasferimentoID, it.Destinatario, it.Stato, it.Tentativi, last,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, it.Destinatario, it.Tipo, it.Stato, it.Tentativi, last,
 				it.ProssimoTentativo.UTC().Format(time.RFC3339), it.CreatoIl.UTC().Format(time.RFC3339))
 		}
 		tw.Flush()

@@ -17,7 +17,7 @@ func TestCommands(t *testing.T) {
 		out  string // expected in the output; "" means an error is expected
 	}{
 		{[]string{"-database-url", url, "list"}, "0 notification(s) SCARTATA"},
-		{[]string{"-database-url", url, "list", "-stato", "IN_ATTESA"}, "ID_TRASFERIMENTO"},
+		{[]string{"-database-url", url, "list", "-stato", "IN_ATTESA"}, "DESTINATARIO"},
 		{[]string{"-database-url", url, "requeue"}, "0 notification(s) back in line"},
 		{[]string{"-database-url", url, "purge"}, ""},
 		{[]string{"-database-url", url, "requeue", "not-a-uuid"}, ""},

@@ -123,7 +123,7 @@ func startTransferBaseline(dbURL string) (string, func(), error) {
 				{`INSERT INTO trasferimento (id, nucleo_id, verso, da, componenti, client_id, org, request_id, risposta)
 				  VALUES ($1, $2, 'CPI', 'NESSUNO', $3, 'bench', 'BENCH', 'bench', $4)`, []any{id, nucleo, []int64{member}, answer}},
 				{`UPDATE nucleo SET servizio_competente = 'CPI', aggiornato_il = now() WHERE id = $1`, []any{nucleo}},
-				{`INSERT INTO consegna (trasferimento_id, destinatario) VALUES ($1, 'ANPAL')`, []any{id}},
+				{`INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id) VALUES ($1, 'ANPAL', 'TRASFERIMENTO', $2, $3)`, []any{id, answer, nucleo}},
 				{`INSERT INTO audit_log (at, request_id, client_id, org, function, action, nucleo_id, outcome, status)
 				  VALUES (now(), 'bench', 'bench', 'BENCH', 'baseline', 'baseline', $1, 'created', 201)`, []any{nucleo}},
 			}
