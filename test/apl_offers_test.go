@@ -282,3 +282,82 @@ func TestOfferPatch(t *testing.T) {
 	}
 	assertProblem(t, patch(`{"stato":"PUBBLICATA"}`), http.StatusConflict)
 }
+
+// TestOfferRefusal: a candidate's refusal is recorded once and reaches INPS
+// and ANPAL; only a candidate of the offer can be named, and another
+// branch's or agency's offer is a 404.
+func TestOfferRefusal(t *testing.T) {
+	ctx := context.Background()
+	tok := token(t, "apl-1001-master")
+	run := randomHex(4)
+	id := *postOffers(t, tok, newOffer(t, "RIF-"+run, "1001-RM01"))[0].IDOfferta
+	var candidate, other string
+	err := h.DB.QueryRow(ctx, `
+		WITH c AS (INSERT INTO manifestazione_interesse (offerta_id, componente_id)
+		           SELECT $1, id FROM componente ORDER BY id DESC LIMIT 1 RETURNING componente_id)
+		SELECT m.codice_fiscale, (SELECT codice_fiscale FROM componente ORDER BY id DESC OFFSET 1 LIMIT 1)
+		FROM c JOIN componente m ON m.id = c.componente_id`, id).Scan(&candidate, &other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := h.URL(offersFn, "/"+id+"/rifiuti")
+	body := map[string]any{"codice_fiscale": candidate, "data": today(), "motivo": "Orario incompatibile con la cura dei figli"}
+	b, _ := json.Marshal(body)
+	key := map[string]string{"Idempotency-Key": "rif-" + run}
+	first := do(t, call{url: url, token: tok, contentType: "application/json", body: b, header: key})
+	if first.status != http.StatusCreated {
+		t.Fatalf("refusal: %d %s", first.status, first.body)
+	}
+	conformsToOpenAPI(t, "/function/apl-offers/{id_offerta}/rifiuti", "post", first)
+	again := do(t, call{url: url, token: tok, contentType: "application/json", body: b, header: key})
+	if again.status != http.StatusOK || !bytes.Equal(again.body, first.body) {
+		t.Fatalf("replay: %d %s", again.status, again.body)
+	}
+	assertProblem(t, postJSON(t, url, tok, body), http.StatusConflict)
+	refusal := first.json(t)["id_rifiuto"].(string)
+
+	// Both benefit systems receive it, keyed by the refusal's id.
+	for name, p := range map[string]*fakePartner{"INPS": inps, "ANPAL": anpal} {
+		eventually(t, 10*time.Second, name+" to receive the refusal", func() bool { _, ok := p.effect(refusal); return ok })
+		got, _ := p.effect(refusal)
+		var n map[string]any
+		json.Unmarshal(got, &n)
+		if n["id_offerta"] != id || n["apl"] != "1001" || n["motivo"] != body["motivo"] || n["codice_fiscale"] == nil || n["riferimento_apl"] != "RIF-"+run {
+			t.Errorf("%s received %s", name, got)
+		}
+	}
+	var delivered int
+	h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna WHERE id = $1 AND tipo = 'RIFIUTO_OFFERTA' AND stato = 'CONSEGNATA'`, refusal).Scan(&delivered)
+	if delivered != 2 {
+		t.Errorf("%d deliveries recorded, want 2", delivered)
+	}
+
+	// Not a candidate of the offer: the same answer whoever it is.
+	m := assertProblem(t, postJSON(t, url, tok, map[string]any{"codice_fiscale": other, "data": today(), "motivo": "x"}), http.StatusUnprocessableEntity)
+	if errs, _ := m["errors"].([]any); len(errs) == 0 || errs[0].(map[string]any)["field"] != "codice_fiscale" {
+		t.Errorf("errors %v", m["errors"])
+	}
+	for q, field := range map[string]map[string]any{
+		"codice_fiscale": {"codice_fiscale": "RSSMRA85T10A562X", "data": today(), "motivo": "x"},
+		"data":           {"codice_fiscale": candidate, "data": "2999-01-01", "motivo": "x"},
+		"motivo":         {"codice_fiscale": candidate, "data": today(), "motivo": "  "},
+	} {
+		m := assertProblem(t, postJSON(t, url, tok, field), http.StatusBadRequest)
+		if errs, _ := m["errors"].([]any); len(errs) == 0 || errs[0].(map[string]any)["field"] != q {
+			t.Errorf("%s: errors %v", q, m["errors"])
+		}
+	}
+	for _, client := range []string{"apl-1001-operatore", "apl-1002-master"} {
+		// The operator acts for 1001-RM01: give it an offer of another branch.
+		target := id
+		if client == "apl-1001-operatore" {
+			target = *postOffers(t, tok, newOffer(t, "RIF2-"+run, "1001-MI01"))[0].IDOfferta
+		}
+		assertProblem(t, postJSON(t, h.URL(offersFn, "/"+target+"/rifiuti"), token(t, client), body), http.StatusNotFound)
+	}
+	var audited int
+	h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'offer-refusal' AND outcome = 'recorded:' || $1 AND subject_ref IS NOT NULL`, refusal).Scan(&audited)
+	if audited != 1 {
+		t.Errorf("%d audit records of the refusal", audited)
+	}
+}

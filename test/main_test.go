@@ -20,11 +20,11 @@ import (
 
 var h *harness.Harness
 
-// The partner platforms the transfers notify.
-var anpal, gepi *fakePartner
+// The partner platforms the transfers and the refusals of offers notify.
+var anpal, gepi, inps *fakePartner
 
 func TestMain(m *testing.M) {
-	anpal, gepi = newFakePartner(), newFakePartner()
+	anpal, gepi, inps = newFakePartner(), newFakePartner(), newFakePartner()
 	env := map[string]string{
 		// Fast retries, so that an outage of a second is retried many times.
 		"DELIVERY_BACKOFF_BASE": "50ms", "DELIVERY_BACKOFF_MAX": "400ms", "DELIVERY_POLL": "100ms",
@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	}
 	maps.Copy(env, anpal.env("ANPAL"))
 	maps.Copy(env, gepi.env("GEPI"))
+	maps.Copy(env, inps.env("INPS"))
 	for k, v := range env {
 		os.Setenv(k, v)
 	}

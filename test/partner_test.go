@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 )
 
-// fakePartner is ANPAL's or GePI's platform as the transfer notifications
-// meet it: a real HTTP server with its own client-credentials token endpoint,
+// fakePartner is ANPAL's, GePI's or INPS's platform as the notifications
+// (transfers, refusals of offers) meet it: a real HTTP server with its own client-credentials token endpoint,
 // which refuses notifications without one of its tokens, and which applies
 // each notification once per Idempotency-Key, as a partner honouring the
 // contract does.
@@ -34,6 +34,7 @@ func newFakePartner() *fakePartner {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("POST /notify", p.notify)
+	mux.HandleFunc("POST /refusals", p.notify) // refusals of offers: their ids are their keys
 	p.srv = httptest.NewServer(mux)
 	return p
 }
@@ -101,10 +102,10 @@ func (p *fakePartner) counts() (posts, refused, effects int) {
 	return p.posts, p.refused, len(p.effects)
 }
 
-// env configures the transfer function that notifies this partner.
+// env configures the functions that notify this partner.
 func (p *fakePartner) env(prefix string) map[string]string {
 	return map[string]string{
-		prefix + "_NOTIFY_URL": p.srv.URL + "/notify", prefix + "_TOKEN_URL": p.srv.URL + "/token",
+		prefix + "_NOTIFY_URL": p.srv.URL + "/notify", prefix + "_REFUSAL_URL": p.srv.URL + "/refusals", prefix + "_TOKEN_URL": p.srv.URL + "/token",
 		prefix + "_CLIENT_ID": p.clientID, prefix + "_CLIENT_SECRET": p.secret, prefix + "_SCOPE": "notifiche",
 	}
 }

@@ -1,7 +1,8 @@
 // Package function is apl-offers (seed 004; contract.md, "Employment
 // agencies (APL) on SIISL"): the agencies' systems publish their vacancies
-// in bulk, find an offer by their own reference, read it, and change its
-// state or end of publication.
+// in bulk, find an offer by their own reference, read it, change its state
+// or end of publication, and record a candidate's refusal of it, which is
+// passed on to INPS and ANPAL like a transfer notification.
 //
 // Every route sees only the caller's agency and the branches its token
 // lists (package apl): another agency's offer, or another branch's for an
@@ -10,9 +11,12 @@ package function
 
 import (
 	"net/http"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/platform"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -24,13 +28,28 @@ const Scope = "apl:offerte"
 const maxBody = 10 << 20
 
 type offers struct {
-	db *pgxpool.Pool
+	db       *pgxpool.Pool
+	subjects audit.Subjects
+	refusals []*delivery.Worker // one per benefit system told of refusals
 }
 
 var handler = web.New("apl-offers", func(p *platform.Platform) ([]web.Route, error) {
-	x := &offers{db: p.DB}
+	x := &offers{db: p.DB, subjects: p.Subjects}
+	// Refusals go to each benefit system's <PARTNER>_REFUSAL_URL, with its
+	// token settings (delivery.Configure).
+	for _, name := range refusalPartners {
+		pt, opt, err := delivery.Configure(name, delivery.Refusal, "REFUSAL_URL", "apl-offers", p.Config.Secrets, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		wk := delivery.New(p.DB, pt, opt, p.Log.With("function", "apl-offers"))
+		go wk.Run(p.Life)
+		x.refusals = append(x.refusals, wk)
+	}
 	return []web.Route{
-		{Method: http.MethodPost, Path: "/", Scope: Scope, MaxBody: maxBody, Handle: x.create},
+		// The cron-connector calls it too: the refusals' outbox safety net.
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Cron: true, MaxBody: maxBody, Handle: x.create},
+		{Method: http.MethodPost, Path: "/{id}/rifiuti", Scope: Scope, Handle: x.refuse},
 		{Method: http.MethodGet, Path: "/rif/{rif...}", Scope: Scope, Handle: x.byReference},
 		{Method: http.MethodGet, Path: "/{id}", Scope: Scope, Handle: x.get},
 		{Method: http.MethodPatch, Path: "/{id}", Scope: Scope, Handle: x.patch},

@@ -72,7 +72,24 @@ CREATE INDEX manifestazione_offerta_idx ON manifestazione_interesse (offerta_id,
 -- An agency's list across its offers pages by time.
 CREATE INDEX manifestazione_creata_idx ON manifestazione_interesse (creata_il, id);
 
+-- A candidate's refusal of an offer (Comunicazione rifiuto dell'offerta).
+-- Unlike an interview note it matters for the benefit's conditions, so it is
+-- passed on to INPS and ANPAL through the outbox (consegna). One per
+-- candidate and offer.
+CREATE TABLE rifiuto_offerta (
+    id             uuid PRIMARY KEY,
+    offerta_id     uuid NOT NULL REFERENCES offerta (id),
+    componente_id  bigint NOT NULL REFERENCES componente (id),
+    data           date NOT NULL,
+    motivo         text NOT NULL,
+    client_id      text NOT NULL,
+    risposta       json NOT NULL,              -- the answer given, replayed for a repeated Idempotency-Key
+    creato_il      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (offerta_id, componente_id)
+);
+
 ---- create above / drop below ----
+DROP TABLE rifiuto_offerta;
 DROP TABLE manifestazione_interesse;
 DROP TABLE offerta;
 DROP TABLE titolo_studio;

@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/db"
 )
 
@@ -81,6 +83,40 @@ func (o *Options) defaults() {
 	if o.Batch <= 0 {
 		o.Batch = 32
 	}
+}
+
+// Configure reads partner's settings for the notifications of kind from
+// the environment: <PARTNER>_<urlVar> (where they are POSTed; empty leaves
+// them waiting in the outbox), <PARTNER>_TOKEN_URL, _CLIENT_ID, _SCOPE and
+// the secret <partner>-client-secret (or <PARTNER>_CLIENT_SECRET); and the
+// retry settings DELIVERY_MAX_ATTEMPTS, _BACKOFF_BASE, _BACKOFF_MAX, _POLL
+// and _TIMEOUT. sender is the function that notifies.
+func Configure(partner, kind, urlVar, sender string, secrets config.Secrets, getenv config.Getenv) (Partner, Options, error) {
+	env := func(k string) string { return strings.TrimSpace(getenv(partner + "_" + k)) }
+	pt := Partner{Name: partner, Kind: kind, Sender: sender, URL: env(urlVar), TokenURL: env("TOKEN_URL"),
+		ClientID: env("CLIENT_ID"), Scopes: strings.Fields(env("SCOPE"))}
+	var opt Options
+	if pt.URL != "" {
+		secret, err := secrets.Get(strings.ToLower(partner)+"-client-secret", partner+"_CLIENT_SECRET")
+		if err != nil {
+			return pt, opt, fmt.Errorf("%s notifications: %w", partner, err)
+		}
+		pt.ClientSecret = secret
+		if pt.TokenURL == "" || pt.ClientID == "" {
+			return pt, opt, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with %s_%s", partner, partner, partner, partner, urlVar)
+		}
+	}
+	var err error
+	if opt.MaxAttempts, err = config.Count(getenv, "DELIVERY_MAX_ATTEMPTS", opt.MaxAttempts); err != nil {
+		return pt, opt, err
+	}
+	for name, d := range map[string]*time.Duration{"DELIVERY_BACKOFF_BASE": &opt.BackoffBase,
+		"DELIVERY_BACKOFF_MAX": &opt.BackoffMax, "DELIVERY_POLL": &opt.Poll, "DELIVERY_TIMEOUT": &opt.Timeout} {
+		if *d, err = config.Duration(getenv, name, 0); err != nil {
+			return pt, opt, err
+		}
+	}
+	return pt, opt, nil
 }
 
 // parallel is how many POSTs one worker has in flight.

@@ -27,7 +27,6 @@ import (
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/idempotency"
@@ -57,7 +56,7 @@ const maxMotivazione = 2000
 
 // Routes builds the exchange's routes and starts its delivery worker.
 func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
-	partner, opt, err := x.partner(p.Config.Secrets, os.Getenv)
+	partner, opt, err := delivery.Configure(x.Partner, delivery.Transfer, "NOTIFY_URL", x.Function, p.Config.Secrets, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -67,34 +66,6 @@ func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
 	// The cron-connector calls the same route: the scheduled job is the
 	// outbox's safety net and the purge of old idempotency keys.
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Cron: true, Handle: h.serve}}, nil
-}
-
-func (x Exchange) partner(secrets config.Secrets, getenv config.Getenv) (delivery.Partner, delivery.Options, error) {
-	env := func(k string) string { return strings.TrimSpace(getenv(x.Partner + "_" + k)) }
-	pt := delivery.Partner{Name: x.Partner, Kind: delivery.Transfer, Sender: x.Function, URL: env("NOTIFY_URL"), TokenURL: env("TOKEN_URL"),
-		ClientID: env("CLIENT_ID"), Scopes: strings.Fields(env("SCOPE"))}
-	var opt delivery.Options
-	if pt.URL != "" {
-		secret, err := secrets.Get(strings.ToLower(x.Partner)+"-client-secret", x.Partner+"_CLIENT_SECRET")
-		if err != nil {
-			return pt, opt, fmt.Errorf("%s notifications: %w", x.Partner, err)
-		}
-		pt.ClientSecret = secret
-		if pt.TokenURL == "" || pt.ClientID == "" {
-			return pt, opt, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with %s_NOTIFY_URL", x.Partner, x.Partner, x.Partner, x.Partner)
-		}
-	}
-	var err error
-	if opt.MaxAttempts, err = config.Count(getenv, "DELIVERY_MAX_ATTEMPTS", opt.MaxAttempts); err != nil {
-		return pt, opt, err
-	}
-	for name, d := range map[string]*time.Duration{"DELIVERY_BACKOFF_BASE": &opt.BackoffBase,
-		"DELIVERY_BACKOFF_MAX": &opt.BackoffMax, "DELIVERY_POLL": &opt.Poll, "DELIVERY_TIMEOUT": &opt.Timeout} {
-		if *d, err = config.Duration(getenv, name, 0); err != nil {
-			return pt, opt, err
-		}
-	}
-	return pt, opt, nil
 }
 
 type handler struct {

@@ -157,55 +157,47 @@ func (f *Function) ready() (http.Handler, error) {
 	return f.handler, nil
 }
 
+// compile registers each route under its method and path, so two paths
+// that overlap (GET /rif/{rif...} and POST /{id}/rifiuti) can live side by
+// side when their methods differ. What matches no route is a problem+json
+// 404, or 405 with Allow when the path has routes for other methods.
 func (f *Function) compile(routes []Route) http.Handler {
-	byPath := map[string]map[string]Route{}
-	add := func(rt Route) {
-		if byPath[rt.Path] == nil {
-			byPath[rt.Path] = map[string]Route{}
-		}
-		byPath[rt.Path][rt.Method] = rt
-	}
-	add(Route{Method: http.MethodGet, Path: "/status", Public: true, Handle: f.status})
-	for _, rt := range routes {
-		add(rt)
-	}
+	routes = append([]Route{{Method: http.MethodGet, Path: "/status", Public: true, Handle: f.status}}, routes...)
 	mux := http.NewServeMux()
-	for path, methods := range byPath {
-		pattern := path
+	methods := map[string]bool{}
+	for _, rt := range routes {
+		pattern := rt.Path
 		if pattern == "/" {
 			pattern = "/{$}"
 		}
-		mux.Handle(pattern, &endpoint{f: f, methods: methods})
+		mux.HandleFunc(rt.Method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := f.serve(rt, w, r); err != nil {
+				f.fail(w, r, err)
+			}
+		})
+		methods[rt.Method] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for m := range methods {
+			probe := *r
+			probe.Method = m
+			if _, pattern := mux.Handler(&probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
 			f.fail(w, r, problem.New(problem.NotFound, "no such route"))
 			return
 		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-type endpoint struct {
-	f       *Function
-	methods map[string]Route
-}
-
-func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt, ok := e.methods[r.Method]
-	if !ok {
-		allow := make([]string, 0, len(e.methods))
-		for m := range e.methods {
-			allow = append(allow, m)
-		}
 		sort.Strings(allow)
-		e.f.fail(w, r, problem.Newf(problem.MethodNotAllowed, "use %s", strings.Join(allow, ", ")).
+		f.fail(w, r, problem.Newf(problem.MethodNotAllowed, "use %s", strings.Join(allow, ", ")).
 			WithHeader("Allow", strings.Join(allow, ", ")))
-		return
-	}
-	if err := e.f.serve(rt, w, r); err != nil {
-		e.f.fail(w, r, err)
-	}
+	})
 }
 
 func (f *Function) serve(rt Route, w http.ResponseWriter, r *http.Request) error {

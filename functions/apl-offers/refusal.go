@@ -1,0 +1,198 @@
+package function
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/apl"
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/cf"
+	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/idempotency"
+	"github.com/rdc-interop/faas/shared/problem"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// refusalPartners are the benefit's systems a refusal is passed on to.
+var refusalPartners = []string{"INPS", "ANPAL"}
+
+const maxMotivo = 1000
+
+type refusalRequest struct {
+	CodiceFiscale string      `json:"codice_fiscale"`
+	Data          *civil.Date `json:"data"`
+	Motivo        string      `json:"motivo"`
+}
+
+type refusalAnswer struct {
+	IDRifiuto    string     `json:"id_rifiuto"`
+	IDOfferta    string     `json:"id_offerta"`
+	Data         civil.Date `json:"data"`
+	RegistratoIl time.Time  `json:"registrato_il"`
+	Destinatari  []string   `json:"destinatari"`
+}
+
+// notice is what INPS and ANPAL receive: who refused which offer of which
+// agency, when and why.
+type notice struct {
+	IDRifiuto      string     `json:"id_rifiuto"`
+	CodiceFiscale  string     `json:"codice_fiscale"`
+	APL            string     `json:"apl"`
+	IDOfferta      string     `json:"id_offerta"`
+	RiferimentoAPL string     `json:"riferimento_apl"`
+	TitoloOfferta  string     `json:"titolo_offerta"`
+	Data           civil.Date `json:"data"`
+	Motivo         string     `json:"motivo"`
+}
+
+func (q refusalRequest) check(today civil.Date) (cf.Code, string, error) {
+	var errs []problem.FieldError
+	code, err := cf.Parse(q.CodiceFiscale)
+	if err != nil {
+		errs = append(errs, problem.FieldError{Field: "codice_fiscale", Code: "invalid", Detail: "not a valid codice fiscale"})
+	}
+	switch {
+	case q.Data == nil:
+		errs = append(errs, problem.FieldError{Field: "data", Code: "required", Detail: "the day of the refusal"})
+	case q.Data.Time().After(today.Time()):
+		errs = append(errs, problem.FieldError{Field: "data", Code: "invalid", Detail: "in the future"})
+	}
+	motivo := strings.TrimSpace(q.Motivo)
+	switch n := utf8.RuneCountInString(motivo); {
+	case n == 0:
+		errs = append(errs, problem.FieldError{Field: "motivo", Code: "required", Detail: "required"})
+	case n > maxMotivo || !utf8.ValidString(motivo):
+		errs = append(errs, problem.FieldError{Field: "motivo", Code: "invalid", Detail: fmt.Sprintf("at most %d characters", maxMotivo)})
+	}
+	if len(errs) > 0 {
+		return "", "", problem.Fields(errs)
+	}
+	return code.Canonical(), motivo, nil
+}
+
+// refuse records a candidate's refusal of an offer and queues it for INPS
+// and ANPAL in the same transaction. The candidate must have expressed
+// interest in the offer: an agency cannot learn whether someone else is a
+// beneficiary, as every other code gets the same 422.
+func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
+	t, err := apl.TenantOf(web.Claims(r.Context()))
+	if err != nil {
+		return err
+	}
+	idem, err := idempotency.Read(r)
+	if err != nil {
+		return err
+	}
+	var in refusalRequest
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	code, motivo, err := in.check(civil.Today(time.Now()))
+	if err != nil {
+		return err
+	}
+	ref := x.subjects.Ref(string(code))
+	client := web.Claims(r.Context()).Subject
+	var body []byte
+	status := http.StatusCreated
+	err = db.Transact(r.Context(), x.db, func(tx pgx.Tx) error {
+		o, err := readOffer(r.Context(), tx, t, r.PathValue("id"), false)
+		if err != nil {
+			return err
+		}
+		earlier, err := idempotency.Claim(r.Context(), tx, client, "apl-offers/rifiuti", idem)
+		if err != nil {
+			return err
+		}
+		if earlier != "" {
+			status = http.StatusOK
+			return tx.QueryRow(r.Context(), `SELECT risposta::text FROM rifiuto_offerta WHERE id = $1`, earlier).Scan(&body)
+		}
+		var member, household int64
+		err = tx.QueryRow(r.Context(), `
+			SELECT m.id, m.nucleo_id FROM componente m
+			JOIN manifestazione_interesse mi ON mi.componente_id = m.id AND mi.offerta_id = $2
+			WHERE m.cf_canonico = $1`, string(code), o.IDOfferta).Scan(&member, &household)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &problem.Error{Kind: problem.Unprocessable, Detail: "the refusal must concern a candidate of this offer",
+				Fields: []problem.FieldError{{Field: "codice_fiscale", Code: "not_candidate", Detail: "not a candidate who expressed interest in this offer"}}}
+		}
+		if err != nil {
+			return db.Translate(fmt.Errorf("find candidate: %w", err))
+		}
+		body, err = x.recordRefusal(r, tx, t, o, member, household, code, *in.Data, motivo, ref, idem)
+		return err
+	})
+	if problem.KindOf(err) == problem.Conflict {
+		return problem.New(problem.Conflict, "this candidate's refusal of this offer is already recorded")
+	}
+	if err != nil {
+		return err
+	}
+	if status == http.StatusCreated {
+		for _, wk := range x.refusals {
+			wk.Wake()
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
+
+func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o stored, member, household int64, code cf.Code,
+	day civil.Date, motivo, ref string, idem idempotency.Request) ([]byte, error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	body, err := json.Marshal(refusalAnswer{IDRifiuto: id, IDOfferta: o.IDOfferta, Data: day, RegistratoIl: now, Destinatari: refusalPartners})
+	if err != nil {
+		return nil, err
+	}
+	n, err := json.Marshal(notice{IDRifiuto: id, CodiceFiscale: string(code), APL: t.APL, IDOfferta: o.IDOfferta,
+		RiferimentoAPL: o.RiferimentoAPL, TitoloOfferta: o.Titolo, Data: day, Motivo: motivo})
+	if err != nil {
+		return nil, err
+	}
+	client := web.Claims(r.Context()).Subject
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO rifiuto_offerta (id, offerta_id, componente_id, data, motivo, client_id, risposta, creato_il)
+	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, o.IDOfferta, member, day.Time(), motivo, client, body, now)
+	for _, p := range refusalPartners {
+		b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id, creato_il, prossimo_tentativo) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+			id, p, delivery.Refusal, n, household, now)
+	}
+	idempotency.QueueComplete(b, client, "apl-offers/rifiuti", idem, id)
+	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: household,
+		Outcome: "recorded:" + id, Status: http.StatusCreated}))
+	if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
+		return nil, db.Translate(fmt.Errorf("record refusal: %w", err))
+	}
+	return body, nil
+}
+
+// sweep is the cron-connector's call: deliver the refusals that are due,
+// and say how many, with no personal data.
+func (x *offers) sweep(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, wk := range x.refusals {
+		res, err := wk.Sweep(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out["consegnate"] += res.Delivered
+		out["da_ritentare"] += res.Retried
+		out["scartate"] += res.DeadLettered
+	}
+	return out, nil
+}
