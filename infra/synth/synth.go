@@ -233,7 +233,10 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Fixtures, Stats, 
 			return Fixtures{}, Stats{}, fmt.Errorf("advance the %s id sequence: %w", t, err)
 		}
 	}
-	analyze := append([]string{"comune"}, loadedTables...)
+	if err := loadAPL(ctx, conns[0], o.Persons, today); err != nil {
+		return Fixtures{}, Stats{}, err
+	}
+	analyze := append([]string{"comune", "apl_filiale", "offerta", "manifestazione_interesse"}, loadedTables...)
 	if err := runParallel(ctx, conns, analyze, func(t string) string { return "ANALYZE " + t }); err != nil {
 		return Fixtures{}, Stats{}, err
 	}

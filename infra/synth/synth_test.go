@@ -69,6 +69,26 @@ func TestLoad(t *testing.T) {
 		}
 	}
 
+	t.Run("agencies", func(t *testing.T) {
+		// The demo clients' branches exist, offers read in every state, and
+		// the candidates' interest spans months.
+		if n := count(t, pool, `SELECT count(*) FROM apl_filiale WHERE codice IN ('1001-RM01', '1001-MI01', '1001-NA01', '1002-TO01', '1002-BO01')`); n != 5 {
+			t.Errorf("%d of the demo branches", n)
+		}
+		if n := count(t, pool, `SELECT count(DISTINCT CASE WHEN stato = 'PUBBLICATA' AND data_fine_pubblicazione < $1 THEN 'SCADUTA' ELSE stato END) FROM offerta`, testToday); n != 5 {
+			t.Errorf("offers in %d states, want 5", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM offerta o JOIN apl_filiale f ON f.codice = o.filiale WHERE f.apl_id <> o.apl_id`); n != 0 {
+			t.Errorf("%d offers in another agency's branch", n)
+		}
+		if n := count(t, pool, `SELECT (extract(epoch FROM max(creata_il) - min(creata_il)) / 86400)::bigint FROM manifestazione_interesse`); n < 90 {
+			t.Errorf("interest spans %d days", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM manifestazione_interesse mi JOIN offerta o ON o.id = mi.offerta_id WHERE o.stato = 'BOZZA'`); n != 0 {
+			t.Errorf("%d interests in drafts", n)
+		}
+	})
+
 	t.Run("counts", func(t *testing.T) {
 		for _, c := range []struct {
 			table string

@@ -28,7 +28,8 @@ const (
 // the plain query reading the same rows in the same run, and reports rows/s
 // and the process's peak heap during each.
 func benchInterestsList(ctx context.Context, h *harness.Harness, cfg loadConfig) error {
-	if err := seedBenchInterests(ctx, h); err != nil {
+	total, err := seedBenchInterests(ctx, h)
+	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	tok, err := h.Token(ctx, offersClient)
@@ -39,24 +40,24 @@ func benchInterestsList(ctx context.Context, h *harness.Harness, cfg loadConfig)
 	var pagesPeak, bookPeak uint64
 	rounds := max(1, cfg.rounds)
 	for range rounds {
-		d, err := plainInterests(ctx, h)
+		d, err := plainInterests(ctx, h, total)
 		if err != nil {
 			return fmt.Errorf("plain query: %w", err)
 		}
 		base += d
-		d, p, err := withPeakHeap(func() error { return interestPages(ctx, h, tok) })
+		d, p, err := withPeakHeap(func() error { return interestPages(ctx, h, tok, total) })
 		if err != nil {
 			return fmt.Errorf("JSON pages: %w", err)
 		}
 		pages, pagesPeak = pages+d, max(pagesPeak, p)
-		d, p, err = withPeakHeap(func() error { return interestWorkbook(ctx, h, tok) })
+		d, p, err = withPeakHeap(func() error { return interestWorkbook(ctx, h, tok, total) })
 		if err != nil {
 			return fmt.Errorf("workbook: %w", err)
 		}
 		book, bookPeak = book+d, max(bookPeak, p)
 	}
-	rate := func(d time.Duration) float64 { return float64(rounds*benchInterests) / d.Seconds() }
-	fmt.Printf("apl-interests, extraction of %d interest expressions (%d round(s))\n", benchInterests, rounds)
+	rate := func(d time.Duration) float64 { return float64(int64(rounds)*total) / d.Seconds() }
+	fmt.Printf("apl-interests, extraction of an agency's %d interest expressions (%d round(s))\n", total, rounds)
 	fmt.Printf("  %-22s %12s %10s %14s\n", "", "rows/s", "time", "peak heap")
 	fmt.Printf("  %-22s %12.0f %10s %14s\n", "plain query", rate(base), (base / time.Duration(rounds)).Round(time.Millisecond), "")
 	fmt.Printf("  %-22s %12.0f %10s %10.0f MiB\n", fmt.Sprintf("JSON, pages of %d", interestsPage), rate(pages), (pages / time.Duration(rounds)).Round(time.Millisecond), float64(pagesPeak)/(1<<20))
@@ -66,16 +67,16 @@ func benchInterestsList(ctx context.Context, h *harness.Harness, cfg loadConfig)
 	return nil
 }
 
-// seedBenchInterests gives agency 1001 interestOffers offers and
-// benchInterests interest expressions in them, unless a previous subject
-// of this run did.
-func seedBenchInterests(ctx context.Context, h *harness.Harness) error {
+// seedBenchInterests gives agency 1001 interestOffers more offers and
+// benchInterests interest expressions in them, beside those of the
+// synthetic data set, and returns how many the agency then has.
+func seedBenchInterests(ctx context.Context, h *harness.Harness) (int64, error) {
 	var comune, branch string
 	if err := h.DB.QueryRow(ctx, `SELECT codice_istat FROM comune ORDER BY codice_istat LIMIT 1`).Scan(&comune); err != nil {
-		return err
+		return 0, err
 	}
 	if err := h.DB.QueryRow(ctx, `SELECT codice FROM apl_filiale WHERE apl_id = $1 ORDER BY codice LIMIT 1`, offersAPL).Scan(&branch); err != nil {
-		return err
+		return 0, err
 	}
 	ids := make([]uuid.UUID, interestOffers)
 	for i := range ids {
@@ -90,11 +91,16 @@ func seedBenchInterests(ctx context.Context, h *harness.Harness) error {
 		INSERT INTO manifestazione_interesse (offerta_id, componente_id, creata_il)
 		SELECT ($1::uuid[])[1 + (n % $2)], m.id, now() - (n % 90) * interval '1 day' - n * interval '1 second'
 		FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM componente ORDER BY id LIMIT $3) m`, ids, interestOffers, benchInterests)
-	return h.DB.SendBatch(ctx, b).Close()
+	if err := h.DB.SendBatch(ctx, b).Close(); err != nil {
+		return 0, err
+	}
+	var total int64
+	err := h.DB.QueryRow(ctx, `SELECT count(*) FROM manifestazione_interesse mi JOIN offerta o ON o.id = mi.offerta_id WHERE o.apl_id = $1`, offersAPL).Scan(&total)
+	return total, err
 }
 
 // plainInterests is the baseline: the same rows read by the plain query.
-func plainInterests(ctx context.Context, h *harness.Harness) (time.Duration, error) {
+func plainInterests(ctx context.Context, h *harness.Harness, total int64) (time.Duration, error) {
 	start := time.Now()
 	rows, err := h.DB.Query(ctx, `
 		SELECT mi.id, mi.creata_il, o.id, o.riferimento_apl, o.filiale, o.titolo, m.codice_fiscale, m.cognome, m.nome, m.email, m.telefono
@@ -103,20 +109,20 @@ func plainInterests(ctx context.Context, h *harness.Harness) (time.Duration, err
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	var n int64
 	for rows.Next() {
 		n++
 	}
 	rows.Close()
-	if n != benchInterests {
-		return 0, fmt.Errorf("%d rows, want %d", n, benchInterests)
+	if n != total {
+		return 0, fmt.Errorf("%d rows, want %d", n, total)
 	}
 	return time.Since(start), rows.Err()
 }
 
-func interestPages(ctx context.Context, h *harness.Harness, tok string) error {
+func interestPages(ctx context.Context, h *harness.Harness, tok string, total int64) error {
 	q := url.Values{"limit": {fmt.Sprint(interestsPage)}}
-	n := 0
+	var n int64
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL("apl-interests", "?"+q.Encode()), nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -133,19 +139,19 @@ func interestPages(ctx context.Context, h *harness.Harness, tok string) error {
 		if resp.StatusCode != http.StatusOK || err != nil {
 			return fmt.Errorf("status %d (%v)", resp.StatusCode, err)
 		}
-		n += len(p.Items)
+		n += int64(len(p.Items))
 		if p.NextCursor == nil {
 			break
 		}
 		q.Set("cursor", *p.NextCursor)
 	}
-	if n != benchInterests {
-		return fmt.Errorf("%d rows, want %d", n, benchInterests)
+	if n != total {
+		return fmt.Errorf("%d rows, want %d", n, total)
 	}
 	return nil
 }
 
-func interestWorkbook(ctx context.Context, h *harness.Harness, tok string) error {
+func interestWorkbook(ctx context.Context, h *harness.Harness, tok string, total int64) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL("apl-interests", ""), nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -155,7 +161,7 @@ func interestWorkbook(ctx context.Context, h *harness.Harness, tok string) error
 	}
 	defer resp.Body.Close()
 	size, err := io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK || err != nil || size < benchInterests*20 {
+	if resp.StatusCode != http.StatusOK || err != nil || size < total*20 {
 		return fmt.Errorf("status %d, %d bytes (%v)", resp.StatusCode, size, err)
 	}
 	return nil

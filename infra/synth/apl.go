@@ -1,0 +1,81 @@
+package synth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The employment agencies (seed 004): agencies with branches, offers in
+// every state, and the interest beneficiaries expressed in them over the
+// last six months. The first two agencies and their branches are the demo
+// clients' (infra/demo), so those clients find data; the others are spread
+// over the provinces. Everything follows from the ids and today: no
+// randomness, so two loads are identical.
+//
+// The amounts are small beside the households (a few hundred offers, about
+// a per cent of the people as candidates), so plain INSERT … SELECT does it.
+var aplSQL = []string{`
+INSERT INTO apl (id, denominazione)
+SELECT (1000 + g)::text, 'Agenzia per il lavoro ' || g FROM generate_series(1, @agencies) g`, `
+
+INSERT INTO apl_filiale (codice, apl_id, denominazione, comune)
+SELECT f.codice, f.apl, 'Filiale ' || f.codice, (SELECT min(codice_istat) FROM comune c WHERE c.provincia = f.prov)
+FROM (VALUES ('1001-RM01', '1001', 'RM'), ('1001-MI01', '1001', 'MI'), ('1001-NA01', '1001', 'NA'),
+             ('1002-TO01', '1002', 'TO'), ('1002-BO01', '1002', 'BO')) AS f (codice, apl, prov)
+UNION ALL
+SELECT a.id || '-' || p.provincia || '01', a.id, 'Filiale ' || a.id || '-' || p.provincia || '01', p.comune
+FROM apl a
+CROSS JOIN LATERAL (
+    SELECT provincia, min(codice_istat) AS comune FROM comune GROUP BY provincia
+    ORDER BY md5(a.id || provincia) LIMIT 2 + a.id::int % 3) p
+WHERE a.id::int > 1002`,
+
+	// Offer i of a branch: state by i % 5 (draft, published, suspended,
+	// closed, published but past its end, which reads as expired).
+	`
+INSERT INTO offerta (id, apl_id, riferimento_apl, filiale, titolo, descrizione, comune, qualifica, tipo_contratto,
+                     numero_posti, titolo_studio_minimo, stato, data_pubblicazione, data_fine_pubblicazione, creato_il, aggiornato_il)
+SELECT md5(f.codice || '/' || i)::uuid, f.apl_id, 'SYN-' || f.codice || '-' || lpad(i::text, 4, '0'), f.codice,
+       (ARRAY['Magazziniere', 'Addetto alle vendite', 'Operatore socio-sanitario', 'Cuoco', 'Autista',
+              'Impiegato amministrativo', 'Saldatore', 'Addetto alle pulizie'])[1 + i % 8],
+       'Offerta di lavoro sintetica n. ' || i || ' della filiale ' || f.codice,
+       coalesce(f.comune, (SELECT min(codice_istat) FROM comune)),
+       NULL, (ARRAY['tempo determinato', 'tempo indeterminato', 'apprendistato', 'part-time'])[1 + i % 4],
+       1 + i % 4, (ARRAY['LICENZA_MEDIA', 'DIPLOMA', 'QUALIFICA_PROFESSIONALE', 'LAUREA', NULL])[1 + i % 5],
+       (ARRAY['BOZZA', 'PUBBLICATA', 'SOSPESA', 'CHIUSA', 'PUBBLICATA'])[1 + i % 5],
+       CASE WHEN i % 5 = 0 THEN NULL ELSE @today::date - (30 + i * 7 % 150) END,
+       CASE i % 5 WHEN 0 THEN NULL WHEN 4 THEN @today::date - (1 + i % 20) ELSE @today::date + (10 + i % 60) END,
+       @today::date - (30 + i * 7 % 150), @today::date - (i % 30)
+FROM apl_filiale f CROSS JOIN generate_series(1, @offers) i`,
+
+	// Candidates of every offer not a draft: people picked by the offer's
+	// hash, over the last six months.
+	`
+INSERT INTO manifestazione_interesse (offerta_id, componente_id, creata_il)
+SELECT o.id, m.id, @today::date - (m.id * 13 % 180) * interval '1 day' + (m.id % 86400) * interval '1 second'
+FROM offerta o
+CROSS JOIN LATERAL (
+    SELECT id FROM componente WHERE id % 97 = abs(hashtext(o.id::text)) % 97 ORDER BY id LIMIT @candidates) m
+WHERE o.stato <> 'BOZZA'`,
+}
+
+// loadAPL fills the agencies' tables; persons sizes the number of agencies.
+func loadAPL(ctx context.Context, conn *pgx.Conn, persons int, today time.Time) error {
+	args := pgx.NamedArgs{
+		"agencies":   2 + persons/100_000,
+		"offers":     15,
+		"candidates": 20,
+		"today":      today,
+	}
+	b := &pgx.Batch{}
+	for _, q := range aplSQL {
+		b.Queue(q, args)
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("load the agencies: %w", err)
+	}
+	return nil
+}
