@@ -72,6 +72,18 @@ CREATE INDEX manifestazione_offerta_idx ON manifestazione_interesse (offerta_id,
 -- An agency's list across its offers pages by time.
 CREATE INDEX manifestazione_creata_idx ON manifestazione_interesse (creata_il, id);
 
+-- The agencies a citizen chose in the Patto di attivazione digitale (PAD,
+-- at least three), each with the branch picked: the citizens an agency may
+-- search and contact.
+CREATE TABLE scelta_apl (
+    componente_id  bigint NOT NULL REFERENCES componente (id),
+    apl_id         text NOT NULL REFERENCES apl (id),
+    filiale        text NOT NULL REFERENCES apl_filiale (codice),
+    scelta_il      timestamptz NOT NULL,
+    PRIMARY KEY (componente_id, apl_id)
+);
+CREATE INDEX scelta_apl_filiale_idx ON scelta_apl (apl_id, filiale, scelta_il);
+
 -- A candidate's refusal of an offer (Comunicazione rifiuto dell'offerta).
 -- Unlike an interview note it matters for the benefit's conditions, so it is
 -- passed on to INPS and ANPAL through the outbox (consegna). One per
@@ -90,6 +102,7 @@ CREATE TABLE rifiuto_offerta (
 
 ---- create above / drop below ----
 DROP TABLE rifiuto_offerta;
+DROP TABLE scelta_apl;
 DROP TABLE manifestazione_interesse;
 DROP TABLE offerta;
 DROP TABLE titolo_studio;

@@ -9,8 +9,8 @@ import (
 )
 
 // The employment agencies (seed 004): agencies with branches, offers in
-// every state, and the interest beneficiaries expressed in them over the
-// last six months. The first two agencies and their branches are the demo
+// every state, the interest beneficiaries expressed in them over the last
+// six months, and the agencies people chose in their PAD. The first two agencies and their branches are the demo
 // clients' (infra/demo), so those clients find data; the others are spread
 // over the provinces. Everything follows from the ids and today: no
 // randomness, so two loads are identical.
@@ -60,12 +60,22 @@ FROM offerta o
 CROSS JOIN LATERAL (
     SELECT id FROM componente WHERE id % 97 = abs(hashtext(o.id::text)) % 97 ORDER BY id LIMIT @candidates) m
 WHERE o.stato <> 'BOZZA'`,
+
+	// One person in twenty has signed a PAD, choosing three agencies (all
+	// there are, when fewer) and a branch of each.
+	`
+INSERT INTO scelta_apl (componente_id, apl_id, filiale, scelta_il)
+SELECT m.id, a.id, f.codice, @today::date - (m.id * 7 % 400) * interval '1 day'
+FROM componente m
+CROSS JOIN LATERAL (SELECT id FROM apl ORDER BY md5(m.id::text || id) LIMIT 3) a
+CROSS JOIN LATERAL (SELECT codice FROM apl_filiale WHERE apl_id = a.id ORDER BY md5(m.id::text || codice) LIMIT 1) f
+WHERE m.id % 20 = 0`,
 }
 
 // loadAPL fills the agencies' tables; persons sizes the number of agencies.
 func loadAPL(ctx context.Context, conn *pgx.Conn, persons int, today time.Time) error {
 	args := pgx.NamedArgs{
-		"agencies":   2 + persons/100_000,
+		"agencies":   3 + persons/100_000, // a PAD names at least three
 		"offers":     15,
 		"candidates": 20,
 		"today":      today,

@@ -87,6 +87,16 @@ func TestLoad(t *testing.T) {
 		if n := count(t, pool, `SELECT count(*) FROM manifestazione_interesse mi JOIN offerta o ON o.id = mi.offerta_id WHERE o.stato = 'BOZZA'`); n != 0 {
 			t.Errorf("%d interests in drafts", n)
 		}
+		// A PAD names three agencies, each with a branch of its own.
+		if n := count(t, pool, `SELECT count(*) FROM (SELECT componente_id FROM scelta_apl GROUP BY 1 HAVING count(*) <> 3) x`); n != 0 {
+			t.Errorf("%d people chose other than three agencies", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM scelta_apl s JOIN apl_filiale f ON f.codice = s.filiale WHERE f.apl_id <> s.apl_id`); n != 0 {
+			t.Errorf("%d choices of another agency's branch", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM scelta_apl`); n < persons/20*3-3 {
+			t.Errorf("%d choices for %d people", n, persons)
+		}
 	})
 
 	t.Run("counts", func(t *testing.T) {
