@@ -9,6 +9,7 @@ require (
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/rdc-interop/faas/infra v0.0.0
 	github.com/rdc-interop/faas/shared v0.0.0
+	github.com/xuri/excelize/v2 v2.11.1
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/oauth2 v0.37.0
 )
@@ -39,6 +40,7 @@ require (
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
 	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/apl-citizens v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/apl-interests v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/apl-offers v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-check v0.0.0 // indirect
@@ -58,7 +60,6 @@ require (
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect
 	github.com/xuri/efp v0.0.3-0.20260924042702-217b81952dec // indirect
-	github.com/xuri/excelize/v2 v2.11.1 // indirect
 	github.com/xuri/nfp v0.0.2-0.20250530014748-2ddeb826f9a9 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
@@ -73,6 +74,7 @@ require (
 
 replace (
 	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
+	github.com/rdc-interop/faas/functions/apl-citizens => ../functions/apl-citizens
 	github.com/rdc-interop/faas/functions/apl-interests => ../functions/apl-interests
 	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	export "github.com/rdc-interop/faas/functions/anonymised-export"
+	aplcitizens "github.com/rdc-interop/faas/functions/apl-citizens"
 	aplinterests "github.com/rdc-interop/faas/functions/apl-interests"
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
@@ -29,5 +30,6 @@ func Handlers() map[string]http.Handler {
 		"anonymised-export":           http.HandlerFunc(export.Handle),
 		"apl-offers":                  http.HandlerFunc(aploffers.Handle),
 		"apl-interests":               http.HandlerFunc(aplinterests.Handle),
+		"apl-citizens":                http.HandlerFunc(aplcitizens.Handle),
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // The employment agencies (seed 004): agencies with branches, offers in
 // every state, the interest beneficiaries expressed in them over the last
-// six months, and the agencies people chose in their PAD. The first two agencies and their branches are the demo
+// six months, the agencies people chose in their PAD, and those people's
+// CVs. The first two agencies and their branches are the demo
 // clients' (infra/demo), so those clients find data; the others are spread
 // over the provinces. Everything follows from the ids and today: no
 // randomness, so two loads are identical.
@@ -70,12 +71,28 @@ FROM componente m
 CROSS JOIN LATERAL (SELECT id FROM apl ORDER BY md5(m.id::text || id) LIMIT 3) a
 CROSS JOIN LATERAL (SELECT codice FROM apl_filiale WHERE apl_id = a.id ORDER BY md5(m.id::text || codice) LIMIT 1) f
 WHERE m.id % 20 = 0`,
+
+	// Their CVs: a trade, past jobs and skills, in Italian (picked by id/20:
+	// their ids are multiples of 20).
+	`
+INSERT INTO profilo (componente_id, testo, aggiornato_il)
+SELECT DISTINCT ON (s.componente_id) s.componente_id,
+       'Esperienza come ' || (ARRAY['magazziniere', 'commessa', 'cuoco', 'muratore', 'autista', 'badante', 'cameriere',
+                                    'impiegata amministrativa', 'saldatore', 'addetto alle pulizie', 'elettricista', 'operaio metalmeccanico'])[1 + (s.componente_id / 20) % 12]
+       || ' per ' || 1 + (s.componente_id / 20) % 9 || ' anni. Competenze: '
+       || (ARRAY['patente B', 'patente C', 'uso del muletto', 'HACCP', 'pacchetto Office', 'contabilità', 'assistenza agli anziani',
+                 'lingua inglese', 'lingua francese', 'saldatura a filo', 'impianti elettrici civili', 'vendita al banco'])[1 + (s.componente_id / 20) * 7 % 12]
+       || ', ' || (ARRAY['lavoro di squadra', 'turni notturni', 'disponibilità a trasferte', 'guida di furgoni', 'cucina tradizionale',
+                         'gestione del magazzino', 'relazione con il pubblico'])[1 + (s.componente_id / 20) * 3 % 7] || '.',
+       @today::date - (s.componente_id % 300) * interval '1 day'
+FROM scelta_apl s
+ORDER BY s.componente_id`,
 }
 
 // loadAPL fills the agencies' tables; persons sizes the number of agencies.
 func loadAPL(ctx context.Context, conn *pgx.Conn, persons int, today time.Time) error {
 	args := pgx.NamedArgs{
-		"agencies":   3 + persons/100_000, // a PAD names at least three
+		"agencies":   4 + persons/100_000, // a PAD names three, so not everyone names the same
 		"offers":     15,
 		"candidates": 20,
 		"today":      today,

@@ -236,7 +236,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Fixtures, Stats, 
 	if err := loadAPL(ctx, conns[0], o.Persons, today); err != nil {
 		return Fixtures{}, Stats{}, err
 	}
-	analyze := append([]string{"comune", "apl_filiale", "offerta", "manifestazione_interesse", "scelta_apl"}, loadedTables...)
+	analyze := append([]string{"comune", "apl_filiale", "offerta", "manifestazione_interesse", "scelta_apl", "profilo"}, loadedTables...)
 	if err := runParallel(ctx, conns, analyze, func(t string) string { return "ANALYZE " + t }); err != nil {
 		return Fixtures{}, Stats{}, err
 	}

@@ -97,6 +97,13 @@ func TestLoad(t *testing.T) {
 		if n := count(t, pool, `SELECT count(*) FROM scelta_apl`); n < persons/20*3-3 {
 			t.Errorf("%d choices for %d people", n, persons)
 		}
+		// Everyone with a PAD has a CV, searchable in Italian: a plural finds the singular.
+		if n := count(t, pool, `SELECT count(*) FROM (SELECT DISTINCT componente_id FROM scelta_apl) s LEFT JOIN profilo p USING (componente_id) WHERE p.tsv IS NULL`); n != 0 {
+			t.Errorf("%d people with a PAD and no CV", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM profilo WHERE tsv @@ websearch_to_tsquery('italian', 'muratori')`); n == 0 {
+			t.Error("no CV matches 'muratori'")
+		}
 	})
 
 	t.Run("counts", func(t *testing.T) {

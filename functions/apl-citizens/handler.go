@@ -1,0 +1,39 @@
+// Package function is apl-citizens (seed 004; contract.md, "Employment
+// agencies (APL) on SIISL"): an agency searches the citizens who chose it in
+// their Patto di attivazione digitale (age, education, words of their CV,
+// branch), as JSON pages or one Excel file, and notes the outcome of an
+// interview, for itself alone.
+//
+// A citizen is visible only to the agencies the citizen chose, and to an
+// operator only through the branch picked; every search and note leaves an
+// audit record.
+package function
+
+import (
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// Scope a token must carry.
+const Scope = "apl:cittadini"
+
+type citizens struct {
+	db       *pgxpool.Pool
+	subjects audit.Subjects
+}
+
+var handler = web.New("apl-citizens", func(p *platform.Platform) ([]web.Route, error) {
+	x := &citizens{db: p.DB, subjects: p.Subjects}
+	return []web.Route{
+		{Method: http.MethodPost, Path: "/search", Scope: Scope, Handle: x.search},
+		{Method: http.MethodPost, Path: "/{id}/annotazioni", Scope: Scope, Handle: x.annotate},
+	}, nil
+})
+
+// Handle is the OpenFaaS golang-middleware entry point.
+func Handle(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }
