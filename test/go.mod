@@ -41,6 +41,7 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
 	github.com/rdc-interop/faas/functions/anonymised-export v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/apl-citizens v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/apl-daily-report v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/apl-interests v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/apl-offers v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-check v0.0.0 // indirect
@@ -75,6 +76,7 @@ require (
 replace (
 	github.com/rdc-interop/faas/functions/anonymised-export => ../functions/anonymised-export
 	github.com/rdc-interop/faas/functions/apl-citizens => ../functions/apl-citizens
+	github.com/rdc-interop/faas/functions/apl-daily-report => ../functions/apl-daily-report
 	github.com/rdc-interop/faas/functions/apl-interests => ../functions/apl-interests
 	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check

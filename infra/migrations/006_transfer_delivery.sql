@@ -33,9 +33,10 @@ CREATE INDEX idempotenza_creato_idx ON idempotenza USING brin (creato_il);
 -- SCARTATA is the dead-letter state, for operators to see and re-queue.
 CREATE TABLE consegna (
     id                  uuid NOT NULL,             -- the transfer's or the refusal's id
-    destinatario        text NOT NULL CHECK (destinatario IN ('ANPAL', 'GEPI', 'INPS')),
-    tipo                text NOT NULL CHECK (tipo IN ('TRASFERIMENTO', 'RIFIUTO_OFFERTA')),
+    destinatario        text NOT NULL,             -- ANPAL, GEPI, INPS, or APL:<id> for an agency's webhook
+    tipo                text NOT NULL CHECK (tipo IN ('TRASFERIMENTO', 'RIFIUTO_OFFERTA', 'REPORT_APL')),
     corpo               json NOT NULL,
+    url                 text,                      -- where to POST, when the row says (an agency's webhook)
     nucleo_id           bigint,                    -- the household whose data leaves, for the audit record
     stato               text NOT NULL DEFAULT 'IN_ATTESA' CHECK (stato IN ('IN_ATTESA', 'CONSEGNATA', 'SCARTATA')),
     tentativi           integer NOT NULL DEFAULT 0,
@@ -46,6 +47,7 @@ CREATE TABLE consegna (
     PRIMARY KEY (id, destinatario)
 );
 CREATE INDEX consegna_dovuta_idx ON consegna (destinatario, tipo, prossimo_tentativo) WHERE stato = 'IN_ATTESA';
+CREATE INDEX consegna_tipo_idx ON consegna (tipo, prossimo_tentativo) WHERE stato = 'IN_ATTESA';
 CREATE INDEX consegna_scartata_idx ON consegna (destinatario) WHERE stato = 'SCARTATA';
 
 ---- create above / drop below ----

@@ -3,7 +3,8 @@
 
 CREATE TABLE apl (
     id             text PRIMARY KEY,            -- the id in org APL:<id>
-    denominazione  text NOT NULL
+    denominazione  text NOT NULL,
+    webhook_url    text                         -- told of each daily report, when set
 );
 
 -- A branch (filiale). A client acts for the enabled branches listed in its

@@ -8,6 +8,7 @@ import (
 
 	export "github.com/rdc-interop/faas/functions/anonymised-export"
 	aplcitizens "github.com/rdc-interop/faas/functions/apl-citizens"
+	aplreport "github.com/rdc-interop/faas/functions/apl-daily-report"
 	aplinterests "github.com/rdc-interop/faas/functions/apl-interests"
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
@@ -31,5 +32,6 @@ func Handlers() map[string]http.Handler {
 		"apl-offers":                  http.HandlerFunc(aploffers.Handle),
 		"apl-interests":               http.HandlerFunc(aplinterests.Handle),
 		"apl-citizens":                http.HandlerFunc(aplcitizens.Handle),
+		"apl-daily-report":            http.HandlerFunc(aplreport.Handle),
 	}
 }

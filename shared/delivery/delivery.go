@@ -40,19 +40,27 @@ import (
 const (
 	Transfer = "TRASFERIMENTO"
 	Refusal  = "RIFIUTO_OFFERTA"
+	Report   = "REPORT_APL"
 )
 
 // Partner is a receiving platform and how to call it.
 type Partner struct {
-	Name         string // ANPAL, GEPI or INPS: consegna.destinatario
+	Name         string // ANPAL, GEPI or INPS: consegna.destinatario; empty: every destination of Kind
 	Kind         string // the notifications this worker delivers: consegna.tipo
 	Sender       string // the function that notifies, for the audit trail
-	URL          string // where they are POSTed; empty: notifications wait
-	TokenURL     string // the partner's OAuth2 token endpoint (client credentials)
+	URL          string // where they are POSTed; empty: each row's url, else they wait
+	TokenURL     string // the partner's OAuth2 token endpoint (client credentials); empty: no token
 	ClientID     string
 	ClientSecret string
 	Scopes       []string
+	// Sign, when set, signs each body; the POST carries the JWS in
+	// SignatureHeader, for receivers with no token endpoint (an agency's
+	// webhook) to check against the service's published keys.
+	Sign func(body []byte) (string, error)
 }
+
+// SignatureHeader carries a body's JWS when the partner has no token endpoint.
+const SignatureHeader = "X-Rdc-Signature"
 
 // Options tune the retries; zero values take the defaults.
 type Options struct {
@@ -89,34 +97,41 @@ func (o *Options) defaults() {
 // the environment: <PARTNER>_<urlVar> (where they are POSTed; empty leaves
 // them waiting in the outbox), <PARTNER>_TOKEN_URL, _CLIENT_ID, _SCOPE and
 // the secret <partner>-client-secret (or <PARTNER>_CLIENT_SECRET); and the
-// retry settings DELIVERY_MAX_ATTEMPTS, _BACKOFF_BASE, _BACKOFF_MAX, _POLL
-// and _TIMEOUT. sender is the function that notifies.
+// retry settings (OptionsFromEnv). sender is the function that notifies.
 func Configure(partner, kind, urlVar, sender string, secrets config.Secrets, getenv config.Getenv) (Partner, Options, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(partner + "_" + k)) }
 	pt := Partner{Name: partner, Kind: kind, Sender: sender, URL: env(urlVar), TokenURL: env("TOKEN_URL"),
 		ClientID: env("CLIENT_ID"), Scopes: strings.Fields(env("SCOPE"))}
-	var opt Options
 	if pt.URL != "" {
 		secret, err := secrets.Get(strings.ToLower(partner)+"-client-secret", partner+"_CLIENT_SECRET")
 		if err != nil {
-			return pt, opt, fmt.Errorf("%s notifications: %w", partner, err)
+			return pt, Options{}, fmt.Errorf("%s notifications: %w", partner, err)
 		}
 		pt.ClientSecret = secret
 		if pt.TokenURL == "" || pt.ClientID == "" {
-			return pt, opt, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with %s_%s", partner, partner, partner, partner, urlVar)
+			return pt, Options{}, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with %s_%s", partner, partner, partner, partner, urlVar)
 		}
 	}
+	opt, err := OptionsFromEnv(getenv)
+	return pt, opt, err
+}
+
+// OptionsFromEnv reads the retry settings DELIVERY_MAX_ATTEMPTS,
+// _BACKOFF_BASE, _BACKOFF_MAX, _POLL and _TIMEOUT; unset ones keep their
+// defaults.
+func OptionsFromEnv(getenv config.Getenv) (Options, error) {
+	var opt Options
 	var err error
 	if opt.MaxAttempts, err = config.Count(getenv, "DELIVERY_MAX_ATTEMPTS", opt.MaxAttempts); err != nil {
-		return pt, opt, err
+		return opt, err
 	}
 	for name, d := range map[string]*time.Duration{"DELIVERY_BACKOFF_BASE": &opt.BackoffBase,
 		"DELIVERY_BACKOFF_MAX": &opt.BackoffMax, "DELIVERY_POLL": &opt.Poll, "DELIVERY_TIMEOUT": &opt.Timeout} {
 		if *d, err = config.Duration(getenv, name, 0); err != nil {
-			return pt, opt, err
+			return opt, err
 		}
 	}
-	return pt, opt, nil
+	return opt, nil
 }
 
 // parallel is how many POSTs one worker has in flight.
@@ -142,6 +157,10 @@ func New(pool *pgxpool.Pool, partner Partner, opt Options, log *slog.Logger) *Wo
 		http: &http.Client{Timeout: opt.Timeout}, wake: make(chan struct{}, 1)}
 }
 
+// configured: the worker has a URL, or delivers rows that carry theirs
+// (no partner name: every destination of its kind).
+func (w *Worker) configured() bool { return w.partner.URL != "" || w.partner.Name == "" }
+
 // Wake asks for a sweep now: a transfer just committed.
 func (w *Worker) Wake() {
 	select {
@@ -152,7 +171,7 @@ func (w *Worker) Wake() {
 
 // Run sweeps when woken and every Poll, until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
-	if w.partner.URL == "" {
+	if !w.configured() {
 		w.log.Warn("no notification URL configured: notifications wait in the outbox", "partner", w.partner.Name, "kind", w.partner.Kind)
 		return
 	}
@@ -177,7 +196,7 @@ type Result struct{ Delivered, Retried, DeadLettered int }
 // Sweep delivers every notification due now.
 func (w *Worker) Sweep(ctx context.Context) (Result, error) {
 	var res Result
-	if w.partner.URL == "" {
+	if !w.configured() {
 		return res, nil
 	}
 	for {
@@ -221,25 +240,26 @@ func (w *Worker) Sweep(ctx context.Context) (Result, error) {
 }
 
 type notification struct {
-	id       string
+	id, to   string // the event's id and its destination
 	attempts int
 	body     []byte
+	url      string // the row's own URL, if any
 }
 
 // claimSQL leases the due notifications: their next attempt moves past the
 // deadline of this delivery, so no other worker takes them meanwhile.
 const claimSQL = `
 WITH due AS (
-    SELECT id FROM consegna
-    WHERE destinatario = $1 AND tipo = $2 AND stato = 'IN_ATTESA' AND prossimo_tentativo <= now()
+    SELECT id, destinatario FROM consegna
+    WHERE tipo = $2 AND ($1 = '' OR destinatario = $1) AND stato = 'IN_ATTESA' AND prossimo_tentativo <= now()
     ORDER BY prossimo_tentativo
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
 UPDATE consegna c SET prossimo_tentativo = now() + $4 * interval '1 millisecond'
 FROM due
-WHERE c.id = due.id AND c.destinatario = $1
-RETURNING c.id::text, c.tentativi, c.corpo`
+WHERE c.id = due.id AND c.destinatario = due.destinatario
+RETURNING c.id::text, c.destinatario, c.tentativi, c.corpo, coalesce(c.url, '')`
 
 func (w *Worker) claim(ctx context.Context) ([]notification, error) {
 	lease := 3 * w.opt.Timeout
@@ -249,7 +269,7 @@ func (w *Worker) claim(ctx context.Context) ([]notification, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
 		var n notification
-		err := r.Scan(&n.id, &n.attempts, &n.body)
+		err := r.Scan(&n.id, &n.to, &n.attempts, &n.body, &n.url)
 		return n, err
 	})
 	if err != nil {
@@ -282,7 +302,7 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 			INSERT INTO audit_log (at, request_id, client_id, org, function, action, nucleo_id, outcome, status)
 			SELECT now(), 'consegna:' || d.id, $4, $2, $5, 'notify', d.nucleo_id, 'delivered', 200
 			FROM delivered d`,
-			n.id, w.partner.Name, attempt, w.partner.ClientID, w.partner.Sender)
+			n.id, n.to, attempt, w.partner.ClientID, w.partner.Sender)
 		if err != nil {
 			// The lease expires and the partner gets a repeat it recognises by its key.
 			return notRecorded, db.Translate(fmt.Errorf("record delivery: %w", err))
@@ -297,13 +317,13 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 	_, err := w.pool.Exec(ctx, `
 		UPDATE consegna SET stato = $3, tentativi = $4, ultimo_errore = $5,
 		       prossimo_tentativo = now() + $6 * interval '1 millisecond'
-		WHERE id = $1 AND destinatario = $2`, n.id, w.partner.Name, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
+		WHERE id = $1 AND destinatario = $2`, n.id, n.to, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
 	if err != nil {
 		return notRecorded, db.Translate(fmt.Errorf("record failed delivery: %w", err))
 	}
 	if dead {
 		w.log.Error("notification set aside after its last attempt; re-queue it once the partner is fixed",
-			"partner", w.partner.Name, "kind", w.partner.Kind, "id", n.id, "attempts", attempt, "last_error", failure)
+			"partner", n.to, "kind", w.partner.Kind, "id", n.id, "attempts", attempt, "last_error", failure)
 		return deadLettered, nil
 	}
 	return retried, nil
@@ -328,21 +348,37 @@ func Backoff(o Options, attempt int) time.Duration {
 func (w *Worker) post(ctx context.Context, n notification) string {
 	ctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
 	defer cancel()
-	tok, err := w.token(ctx)
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil {
-			return fmt.Sprintf("token endpoint: HTTP %d", re.Response.StatusCode)
-		}
-		return "token endpoint: " + netClass(err)
+	url := w.partner.URL
+	if n.url != "" {
+		url = n.url
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.partner.URL, bytes.NewReader(n.body))
+	if url == "" {
+		return "no URL for this destination"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(n.body))
 	if err != nil {
 		return "bad notification URL"
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	req.Header.Set("Idempotency-Key", n.id)
+	if w.partner.TokenURL != "" {
+		tok, err := w.token(ctx)
+		if err != nil {
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) && re.Response != nil {
+				return fmt.Sprintf("token endpoint: HTTP %d", re.Response.StatusCode)
+			}
+			return "token endpoint: " + netClass(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	}
+	if w.partner.Sign != nil {
+		sig, err := w.partner.Sign(n.body)
+		if err != nil {
+			return "signing failed"
+		}
+		req.Header.Set(SignatureHeader, sig)
+	}
 	resp, err := w.http.Do(req)
 	if err != nil {
 		return netClass(err)

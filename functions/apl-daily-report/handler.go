@@ -1,0 +1,67 @@
+// Package function is apl-daily-report (seed 004; contract.md, "Employment
+// agencies (APL) on SIISL"): every day each agency's super and master users
+// get a report of the previous day across its branches (citizens, interest
+// expressions, offers), as an Excel workbook and its JSON twin in MinIO,
+// with the agency's webhook told.
+//
+// The cron-connector makes every agency's report, and the days a stopped
+// system missed; a super or master can ask for one too. Whoever asks, and
+// however many replicas, a report is made once (report_apl is the claim).
+package function
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/files"
+	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// Scope a token must carry.
+const Scope = "apl:report"
+
+type reports struct {
+	db       *pgxpool.Pool
+	files    *files.Store
+	webhooks *delivery.Worker
+	log      *slog.Logger
+}
+
+var handler = web.New("apl-daily-report", func(p *platform.Platform) ([]web.Route, error) {
+	store, err := files.Open(p.Config, "reports")
+	if err != nil {
+		return nil, err
+	}
+	pem, err := p.Config.Secrets.File("oauth-signing-keys", "OAUTH_SIGNING_KEYS")
+	if err != nil {
+		return nil, fmt.Errorf("webhook signing keys: %w", err)
+	}
+	ring, err := auth.ParseKeyRing(pem)
+	if err != nil {
+		return nil, fmt.Errorf("webhook signing keys: %w", err)
+	}
+	// Each agency's webhook URL is on its row (apl.webhook_url); the body
+	// is signed with the service's key, published in the JWKS.
+	opt, err := delivery.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	worker := delivery.New(p.DB, delivery.Partner{Kind: delivery.Report, Sender: "apl-daily-report", Sign: ring.SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
+	go worker.Run(p.Life)
+	x := &reports{db: p.DB, files: store, webhooks: worker, log: p.Log}
+	return []web.Route{
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Cron: true, Handle: x.request},
+		{Method: http.MethodGet, Path: "/reports", Scope: Scope, Handle: x.summary},
+		{Method: http.MethodGet, Path: "/reports/{data}/download", Scope: Scope, Handle: x.download},
+	}, nil
+})
+
+// Handle is the OpenFaaS golang-middleware entry point.
+func Handle(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }

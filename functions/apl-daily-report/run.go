@@ -1,0 +1,165 @@
+package function
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/web"
+)
+
+// staleAfter is how long a report may stay IN_CORSO before another run
+// takes it as abandoned (its replica stopped): building one takes seconds.
+const staleAfter = 10 * time.Minute
+
+// catchUpDays bounds how far back a run makes the days it missed.
+const catchUpDays = 31
+
+// claimSQL takes the (agency, day) report for this attempt: a new row, or
+// one that failed or was abandoned. No row back: it exists, or another run
+// is making it.
+const claimSQL = `
+INSERT INTO report_apl (apl_id, giorno, id, stato) VALUES ($1, $2, $3, 'IN_CORSO')
+ON CONFLICT (apl_id, giorno) DO UPDATE SET id = EXCLUDED.id, stato = 'IN_CORSO', errore = NULL, aggiornato_il = now()
+    WHERE report_apl.stato = 'FALLITO'
+       OR report_apl.stato = 'IN_CORSO' AND report_apl.aggiornato_il < now() - $4 * interval '1 second'
+RETURNING id::text`
+
+// make builds the agency's report of day unless it is made or being made;
+// made says whether this call made it.
+func (x *reports) make(ctx context.Context, apl string, day civil.Date) (made bool, err error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	err = x.db.QueryRow(ctx, claimSQL, apl, day.Time(), id, int(staleAfter.Seconds())).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, db.Translate(fmt.Errorf("claim report: %w", err))
+	}
+	if err := x.build(ctx, apl, day, id); err != nil {
+		// It can be made again by the next run, or on demand.
+		if _, ferr := x.db.Exec(context.WithoutCancel(ctx), `
+			UPDATE report_apl SET stato = 'FALLITO', errore = 'generation failed', aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id); ferr != nil {
+			x.log.Error("report: could not record the failure; it is retaken after a while", "apl", apl, "day", day.String(), "err", ferr)
+		}
+		return false, err
+	}
+	x.webhooks.Wake()
+	return true, nil
+}
+
+// objectName is where a report's workbook lives, under its agency's prefix;
+// the JSON twin has the same name ending in .json.
+func objectName(apl string, day civil.Date) string {
+	return "apl-" + apl + "/" + day.String() + ".xlsx"
+}
+
+// build reads the figures in one snapshot, stores the workbook and its JSON
+// twin, and records the report with the agency's webhook notice.
+func (x *reports) build(ctx context.Context, apl string, day civil.Date, id string) error {
+	var r report
+	err := pgx.BeginTxFunc(ctx, x.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		r, err = figures(ctx, tx, apl, day)
+		return err
+	})
+	if err != nil {
+		return db.Translate(fmt.Errorf("report figures: %w", err))
+	}
+	r.GeneratoIl = time.Now().UTC().Truncate(time.Second)
+	book, err := r.workbook()
+	if err != nil {
+		return fmt.Errorf("report workbook: %w", err)
+	}
+	twin, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	name := objectName(apl, day)
+	info, err := x.files.Put(ctx, name, bytes.NewReader(book), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if err != nil {
+		return err
+	}
+	if _, err := x.files.Put(ctx, name[:len(name)-len(".xlsx")]+".json", bytes.NewReader(twin), "application/json"); err != nil {
+		return err
+	}
+	summary, _ := json.Marshal(r.Riepilogo)
+	notice, _ := json.Marshal(map[string]any{
+		"id_report": id, "apl": apl, "data": day, "riepilogo": r.Riepilogo,
+		"download": "/function/apl-daily-report/reports/" + day.String() + "/download",
+	})
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE report_apl SET stato = 'PRONTO', riepilogo = $2, oggetto = $3, byte = $4, sha256 = $5, aggiornato_il = now()
+	         WHERE id = $1 AND stato = 'IN_CORSO'`, id, summary, name, info.Size, info.SHA256)
+	b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, url)
+	         SELECT $1, 'APL:' || a.id, $3, $4, a.webhook_url FROM apl a WHERE a.id = $2 AND a.webhook_url IS NOT NULL`,
+		id, apl, delivery.Report, notice)
+	audit.Queue(b, audit.Entry{RequestID: "report:" + id, ClientID: "-", Org: "APL:" + apl, Function: "apl-daily-report",
+		Action: "report-generate", Outcome: "ready:" + day.String(), Status: http.StatusOK})
+	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
+		return db.Translate(fmt.Errorf("record report: %w", err))
+	}
+	return nil
+}
+
+// yesterday is the last whole day in Rome.
+func yesterday(now time.Time) civil.Date {
+	y, m, d := now.In(rome).Date()
+	return civil.Of(time.Date(y, m, d-1, 0, 0, 0, 0, time.UTC))
+}
+
+// scheduled is the cron-connector's daily call: every agency's report of
+// yesterday, and of the days since its last report that a stopped system
+// missed (at most catchUpDays back). Two runs at once, or a second run,
+// make each report once. It answers counts only.
+func (x *reports) scheduled(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	last := yesterday(time.Now())
+	rows, err := x.db.Query(ctx, `
+		SELECT a.id, d::date
+		FROM apl a
+		CROSS JOIN LATERAL (SELECT max(giorno) AS last FROM report_apl r WHERE r.apl_id = a.id AND r.stato = 'PRONTO') l
+		CROSS JOIN LATERAL generate_series(greatest(coalesce(l.last + 1, $1::date), $1::date - $2::int), $1::date, interval '1 day') d
+		ORDER BY a.id, d`, last.Time(), catchUpDays)
+	if err != nil {
+		return db.Translate(fmt.Errorf("list due reports: %w", err))
+	}
+	type due struct {
+		apl string
+		day time.Time
+	}
+	var todo []due
+	var d due
+	if _, err := pgx.ForEachRow(rows, []any{&d.apl, &d.day}, func() error { todo = append(todo, d); return nil }); err != nil {
+		return db.Translate(fmt.Errorf("list due reports: %w", err))
+	}
+	counts := map[string]int{"prodotti": 0, "gia_presenti": 0, "falliti": 0}
+	for _, d := range todo {
+		made, err := x.make(ctx, d.apl, civil.Of(d.day))
+		switch {
+		case err != nil:
+			counts["falliti"]++
+			x.log.Error("report failed; the next run makes it", "apl", d.apl, "day", civil.Of(d.day).String(), "err", err)
+		case made:
+			counts["prodotti"]++
+		default:
+			counts["gia_presenti"]++
+		}
+	}
+	sent, err := x.webhooks.Sweep(ctx)
+	if err == nil {
+		counts["notifiche_consegnate"] = sent.Delivered
+	}
+	return web.JSON(w, http.StatusOK, counts)
+}
