@@ -92,15 +92,6 @@ FROM apl_filiale f LEFT JOIN scelta_apl s ON s.filiale = f.codice AND s.apl_id =
 WHERE f.apl_id = @apl
 GROUP BY f.codice ORDER BY f.codice`
 
-	interestsByBranchSQL = `
-SELECT f.codice, count(mi.id) FILTER (WHERE mi.creata_il < @end),
-       count(mi.id) FILTER (WHERE mi.creata_il >= @start AND mi.creata_il < @end)
-FROM apl_filiale f
-LEFT JOIN offerta o ON o.filiale = f.codice AND o.apl_id = f.apl_id
-LEFT JOIN manifestazione_interesse mi ON mi.offerta_id = o.id
-WHERE f.apl_id = @apl
-GROUP BY f.codice ORDER BY f.codice`
-
 	interestsByOfferSQL = `
 SELECT o.id::text, o.riferimento_apl, o.titolo, o.filiale, count(*), count(*) FILTER (WHERE mi.creata_il >= @start)
 FROM offerta o JOIN manifestazione_interesse mi ON mi.offerta_id = o.id AND mi.creata_il < @end
@@ -134,7 +125,6 @@ func figures(ctx context.Context, tx pgx.Tx, apl string, day civil.Date) (report
 		})
 	}
 	counts(citizensSQL, &r.Cittadini)
-	counts(interestsByBranchSQL, &r.Candidature)
 	b.Queue(interestsByOfferSQL, args).Query(func(rows pgx.Rows) error {
 		var c offerCount
 		_, err := pgx.ForEachRow(rows, []any{&c.IDOfferta, &c.RiferimentoAPL, &c.Titolo, &c.Filiale, &c.Totale, &c.Nuove},
@@ -159,6 +149,21 @@ func figures(ctx context.Context, tx pgx.Tx, apl string, day civil.Date) (report
 	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return r, db.Translate(fmt.Errorf("report figures: %w", err))
+	}
+	// The branches' interest counts are the sums of their offers': one pass
+	// over the interest expressions, not two.
+	byBranch := map[string]*branchCount{}
+	for _, c := range r.Cittadini {
+		r.Candidature = append(r.Candidature, branchCount{Filiale: c.Filiale})
+	}
+	for i := range r.Candidature {
+		byBranch[r.Candidature[i].Filiale] = &r.Candidature[i]
+	}
+	for _, o := range r.PerOfferta {
+		if b := byBranch[o.Filiale]; b != nil {
+			b.Totale += o.Totale
+			b.Nuovi += o.Nuove
+		}
 	}
 	s := &r.Riepilogo
 	s.Filiali = len(r.Cittadini)
