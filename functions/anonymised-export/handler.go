@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/rdc-interop/faas/shared/auth"
 	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/platform"
@@ -31,13 +30,9 @@ var handler = web.New("anonymised-export", func(p *platform.Platform) ([]web.Rou
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym key: %w", err)
 	}
-	pem, err := p.Config.Secrets.File("oauth-signing-keys", "OAUTH_SIGNING_KEYS")
+	ring, err := p.SigningKeys()
 	if err != nil {
-		return nil, fmt.Errorf("receipt signing keys: %w", err)
-	}
-	ring, err := auth.ParseKeyRing(pem)
-	if err != nil {
-		return nil, fmt.Errorf("receipt signing keys: %w", err)
+		return nil, err
 	}
 	store, err := files.Open(p.Config, "exports")
 	if err != nil {

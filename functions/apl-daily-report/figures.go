@@ -11,25 +11,6 @@ import (
 	"github.com/rdc-interop/faas/shared/db"
 )
 
-// rome is where the agencies' days begin and end.
-var rome = mustLoad("Europe/Rome")
-
-func mustLoad(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return l
-}
-
-// dayBounds is [start, end) of day in Rome time: 23 or 25 hours on the days
-// the clocks change.
-func dayBounds(day civil.Date) (time.Time, time.Time) {
-	y, m, d := day.Time().Date()
-	start := time.Date(y, m, d, 0, 0, 0, 0, rome)
-	return start, time.Date(y, m, d+1, 0, 0, 0, 0, rome)
-}
-
 // nearEndDays is how far ahead "near the end of publication" looks.
 const nearEndDays = 7
 
@@ -113,7 +94,7 @@ ORDER BY o.data_fine_pubblicazione, o.riferimento_apl`
 
 // figures reads an agency's day in one snapshot.
 func figures(ctx context.Context, tx pgx.Tx, apl string, day civil.Date) (report, error) {
-	start, end := dayBounds(day)
+	start, end := day.Bounds()
 	args := pgx.NamedArgs{"apl": apl, "start": start, "end": end, "day": day.Time(), "near": nearEndDays}
 	r := report{APL: apl, Data: day, OffertePerSt: map[string]int{"BOZZA": 0, "PUBBLICATA": 0, "SOSPESA": 0, "CHIUSA": 0, "SCADUTA": 0}}
 	b := &pgx.Batch{}

@@ -10,14 +10,12 @@
 package function
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rdc-interop/faas/shared/auth"
 	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/platform"
@@ -39,13 +37,9 @@ var handler = web.New("apl-daily-report", func(p *platform.Platform) ([]web.Rout
 	if err != nil {
 		return nil, err
 	}
-	pem, err := p.Config.Secrets.File("oauth-signing-keys", "OAUTH_SIGNING_KEYS")
+	ring, err := p.SigningKeys()
 	if err != nil {
-		return nil, fmt.Errorf("webhook signing keys: %w", err)
-	}
-	ring, err := auth.ParseKeyRing(pem)
-	if err != nil {
-		return nil, fmt.Errorf("webhook signing keys: %w", err)
+		return nil, err
 	}
 	// Each agency's webhook URL is on its row (apl.webhook_url); the body
 	// is signed with the service's key, published in the JWKS.

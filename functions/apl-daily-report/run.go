@@ -114,10 +114,7 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 }
 
 // yesterday is the last whole day in Rome.
-func yesterday(now time.Time) civil.Date {
-	y, m, d := now.In(rome).Date()
-	return civil.Of(time.Date(y, m, d-1, 0, 0, 0, 0, time.UTC))
-}
+func yesterday(now time.Time) civil.Date { return civil.Of(civil.Today(now).Time().AddDate(0, 0, -1)) }
 
 // scheduled is the cron-connector's daily call: every agency's report of
 // yesterday, and of the days since its last report that a stopped system

@@ -3,6 +3,7 @@ package function
 import (
 	"bytes"
 
+	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/sheet"
 )
 
@@ -25,7 +26,7 @@ func (r report) workbook() ([]byte, error) {
 				{"Cittadini che hanno scelto l'agenzia", s.CittadiniTotali}, {"di cui nuovi nel giorno", s.CittadiniNuovi},
 				{"Manifestazioni di interesse", s.CandidatureTotali}, {"di cui nuove nel giorno", s.CandidatureNuove},
 				{"Offerte pubblicate", s.OffertePubblicate}, {"Offerte in scadenza entro 7 giorni", s.OfferteInScadenza},
-				{"Generato il", r.GeneratoIl.In(rome).Format("2006-01-02 15:04")},
+				{"Generato il", r.GeneratoIl.In(civil.Rome).Format("2006-01-02 15:04")},
 			} {
 				if err := b.Append(row[0], row[1]); err != nil {
 					return err

@@ -21,17 +21,6 @@ const (
 	maxLimit     = 1000
 )
 
-// rome is where the agencies' days begin and end (dal, al).
-var rome = mustLoad("Europe/Rome")
-
-func mustLoad(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return l
-}
-
 // filter is a request's query, checked.
 type filter struct {
 	branches []string   // the caller's, or the one asked
@@ -79,12 +68,11 @@ func parseFilter(q url.Values, t apl.Tenant) (filter, error) {
 			bad(name, "invalid", "a date, YYYY-MM-DD")
 			return nil
 		}
-		y, m, dd := d.Time().Date()
-		at := time.Date(y, m, dd, 0, 0, 0, 0, rome)
+		start, end := d.Bounds()
 		if next {
-			at = at.AddDate(0, 0, 1)
+			return &end
 		}
-		return &at
+		return &start
 	}
 	f.from, f.to = day("dal", false), day("al", true)
 	if f.from != nil && f.to != nil && !f.to.After(*f.from) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/sheet"
 	"github.com/rdc-interop/faas/shared/web"
@@ -162,7 +163,7 @@ func (x *interests) workbook(w http.ResponseWriter, r *http.Request, t apl.Tenan
 			return db.Translate(fmt.Errorf("list interests: %w", err))
 		}
 		c := it.Candidato
-		if err := b.Append(it.CreataIl.In(rome).Format("2006-01-02 15:04"), it.RiferimentoAPL, it.TitoloOfferta, it.Filiale,
+		if err := b.Append(it.CreataIl.In(civil.Rome).Format("2006-01-02 15:04"), it.RiferimentoAPL, it.TitoloOfferta, it.Filiale,
 			c.CodiceFiscale, c.Cognome, c.Nome, c.Email, c.Telefono, it.IDOfferta, it.IDManifestazione); err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ CREATE TABLE export (
     stato                text NOT NULL CHECK (stato IN ('IN_CODA', 'IN_CORSO', 'PRONTO', 'SCARICATO', 'FALLITO', 'SCADUTO')),
     k                    integer,
     formato              text NOT NULL DEFAULT 'csv.gz',
-    progresso            bigint NOT NULL DEFAULT 0,        -- rows read so far
+    progresso            bigint NOT NULL DEFAULT 0,        -- rows written so far; once ready, the people read
     righe                bigint,                           -- rows (microdata) or cells (aggregates) released
     righe_generalizzate  bigint,
     righe_soppresse      bigint,

@@ -27,6 +27,13 @@ func Today(now time.Time) Date {
 	return Date(time.Date(y, m, d, 0, 0, 0, 0, time.UTC))
 }
 
+// Bounds is [start, end) of the day in Rome: 23 or 25 hours on the days the
+// clocks change.
+func (d Date) Bounds() (start, end time.Time) {
+	y, m, dd := time.Time(d).Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, Rome), time.Date(y, m, dd+1, 0, 0, 0, 0, Rome)
+}
+
 // Of returns the day of t as stored (a date read from PostgreSQL).
 func Of(t time.Time) Date {
 	y, m, d := t.Date()

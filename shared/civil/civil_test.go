@@ -39,3 +39,25 @@ func TestJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestBounds(t *testing.T) {
+	for _, c := range []struct {
+		day   string
+		start string // UTC
+		hours float64
+	}{
+		{"2026-01-15", "2026-01-14T23:00:00Z", 24},
+		{"2026-07-15", "2026-07-14T22:00:00Z", 24},
+		{"2026-03-29", "2026-03-28T23:00:00Z", 23}, // clocks forward
+		{"2026-10-25", "2026-10-24T22:00:00Z", 25}, // clocks back
+	} {
+		d, err := Parse(c.day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, end := d.Bounds()
+		if got := start.UTC().Format(time.RFC3339); got != c.start || end.Sub(start).Hours() != c.hours {
+			t.Errorf("%s: starts %s, lasts %v hours; want %s, %v", c.day, got, end.Sub(start).Hours(), c.start, c.hours)
+		}
+	}
+}

@@ -149,3 +149,19 @@ func Reset() {
 		current = nil
 	}
 }
+
+// SigningKeys reads the service's signing keys (the oauth-signing-keys
+// secret), for functions that sign what they hand out: download receipts,
+// webhook bodies. They are read once: after a rotation the old key stays
+// published until its tokens expire, so a restart can wait.
+func (p *Platform) SigningKeys() (*auth.KeyRing, error) {
+	pem, err := p.Config.Secrets.File("oauth-signing-keys", "OAUTH_SIGNING_KEYS")
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	ring, err := auth.ParseKeyRing(pem)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return ring, nil
+}
