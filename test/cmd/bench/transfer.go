@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -61,6 +62,10 @@ func benchTransfer(ctx context.Context, h *harness.Harness, cfg loadConfig) erro
 		}
 		return req, err
 	}
+	// Each request uses up a household, and the data set has a few tens of
+	// thousands per side: rounds are kept short enough not to run out on a
+	// fast machine (2 × 4 s at ~3,000 req/s is 24,000 per side).
+	cfg.duration = min(cfg.duration, 4*time.Second)
 	base, subj := compare(ctx, "transfer-to-cpi", cfg,
 		func(int) (*http.Request, error) { return keyed(jsonPost(baseURL, "", take(baseCodes, &nb))) },
 		func(int) (*http.Request, error) { return keyed(jsonPost(url, tok, take(fnCodes, &nf))) })
