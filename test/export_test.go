@@ -591,6 +591,50 @@ func TestExportStopsMidRun(t *testing.T) {
 	})
 }
 
+// TestExportJobsWait: a replica runs EXPORT_MAX_JOBS jobs at once (1 in the
+// tests); the next one waits, queued, and runs when a slot frees.
+func TestExportJobsWait(t *testing.T) {
+	ctx := context.Background()
+	lock, err := h.DB.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx)
+	if _, err := lock.Exec(ctx, `LOCK TABLE trasferimento IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	mlps, region := token(t, "mlps"), token(t, "regione-12")
+	first := startExport(t, mlps, "microdati", daysAgo(330), daysAgo(2))
+	eventually(t, 30*time.Second, "the first job to hold its slot", func() bool {
+		var waiting bool
+		h.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ultimo_did%')`).Scan(&waiting)
+		return waiting
+	})
+	second := startExport(t, region, "aggregati", daysAgo(330), daysAgo(2))
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		if st := exportState(t, region, second); st != "IN_CODA" {
+			t.Fatalf("with the only slot taken, the second job is %s", st)
+		}
+	}
+	lock.Rollback(ctx)
+	if it := waitExport(t, mlps, first); it.Stato != "PRONTO" {
+		t.Fatalf("first job: %s", it.Stato)
+	}
+	if it := waitExport(t, region, second); it.Stato != "PRONTO" {
+		t.Fatalf("second job: %s", it.Stato)
+	}
+}
+
+// exportState reads a job's state once.
+func exportState(t *testing.T, tok, id string) string {
+	t.Helper()
+	r := do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id), token: tok})
+	var it exportItem
+	decodeInto(t, r, &it)
+	return it.Stato
+}
+
 // failedThenRetried checks a job failed for why, left no object, and that
 // the same export, asked again, is made.
 func failedThenRetried(t *testing.T, tok, id, why string) {

@@ -26,6 +26,8 @@ var anpal, gepi, inps *fakePartner
 func TestMain(m *testing.M) {
 	anpal, gepi, inps = newFakePartner(), newFakePartner(), newFakePartner()
 	env := map[string]string{
+		// One export job at a time per replica, so a test can see the next wait.
+		"EXPORT_MAX_JOBS": "1",
 		// Fast retries, so that an outage of a second is retried many times.
 		"DELIVERY_BACKOFF_BASE": "50ms", "DELIVERY_BACKOFF_MAX": "400ms", "DELIVERY_POLL": "100ms",
 		"DELIVERY_MAX_ATTEMPTS": "1000", "DELIVERY_TIMEOUT": "2s",
