@@ -55,20 +55,9 @@ func searchAll(t *testing.T, tok string, body map[string]any) []int64 {
 // data set that match cond (over scelta_apl s, componente m, profilo p).
 func idsWhere(t *testing.T, cond string, args ...any) []int64 {
 	t.Helper()
-	rows, err := h.DB.Query(context.Background(), `
+	return int64s(t, `
 		SELECT m.id FROM scelta_apl s JOIN componente m ON m.id = s.componente_id LEFT JOIN profilo p ON p.componente_id = m.id
 		WHERE `+cond+` ORDER BY m.id`, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	return ids
 }
 
 func TestCitizensSearch(t *testing.T) {

@@ -87,20 +87,9 @@ func allPages(t *testing.T, tok string, q url.Values) ([]int64, []string) {
 // for branches may see.
 func expectedInterests(t *testing.T, apl string, branches []string, offer string) []int64 {
 	t.Helper()
-	rows, err := h.DB.Query(context.Background(), `
+	return int64s(t, `
 		SELECT mi.id FROM manifestazione_interesse mi JOIN offerta o ON o.id = mi.offerta_id
 		WHERE o.apl_id = $1 AND o.filiale = ANY ($2) AND ($3 = '' OR o.id::text = $3) ORDER BY mi.creata_il, mi.id`, apl, branches, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	return ids
 }
 
 func TestInterests(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rdc-interop/faas/test/harness"
 )
 
@@ -155,4 +157,19 @@ func decodeInto(t *testing.T, r reply, v any) {
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("answer does not decode: %v: %s", err, r.body)
 	}
+}
+
+// int64s runs a query of one bigint column on the test's database, for
+// results computed independently of the functions.
+func int64s(t *testing.T, sql string, args ...any) []int64 {
+	t.Helper()
+	rows, err := h.DB.Query(context.Background(), sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
