@@ -5,7 +5,11 @@
 // A Worker claims due notifications with a lease (it pushes their next
 // attempt past its own deadline, under FOR UPDATE SKIP LOCKED), so replicas
 // share the work, and a worker that dies mid-delivery leaves its rows to be
-// retried after the lease rather than lost. Each POST carries
+// retried after the lease rather than lost. The lease outlasts the whole
+// batch it covers, and a worker records an outcome only on a row it still
+// holds: a worker that lost its lease (it stalled, and another took the row
+// and delivered it) cannot set a delivered notification back to pending,
+// nor count a repeat. Each POST carries
 // Idempotency-Key: <the event's id>, so the partner can drop the repeats
 // that at-least-once delivery allows. Failures are retried with exponential
 // back-off and jitter; after MaxAttempts a notification is set aside
@@ -26,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/oauth2"
@@ -137,6 +142,16 @@ func OptionsFromEnv(getenv config.Getenv) (Options, error) {
 // parallel is how many POSTs one worker has in flight.
 const parallel = 8
 
+// lease is how long a claim holds its notifications. A batch is POSTed
+// parallel at a time, each POST (token included) bounded by Timeout, so
+// the batch needs ceil(Batch/parallel) Timeouts at worst; one Timeout more
+// covers recording the outcomes. A lease shorter than its batch let another
+// worker take the batch's tail while it was still being POSTed.
+func (o Options) lease() time.Duration {
+	rounds := (o.Batch + parallel - 1) / parallel
+	return time.Duration(rounds+1) * o.Timeout
+}
+
 // Worker delivers one partner's notifications.
 type Worker struct {
 	pool    *pgxpool.Pool
@@ -208,12 +223,13 @@ func (w *Worker) Sweep(ctx context.Context) (Result, error) {
 		var mu sync.Mutex
 		sem := make(chan struct{}, parallel)
 		var firstErr error
+		given := 0 // released, to be claimed again
 		for _, n := range due {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				outcome, err := w.deliver(ctx, n)
+				outcome, err := w.attempt(ctx, n)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil && firstErr == nil {
@@ -226,6 +242,8 @@ func (w *Worker) Sweep(ctx context.Context) (Result, error) {
 					res.Retried++
 				case deadLettered:
 					res.DeadLettered++
+				case released:
+					given++
 				}
 			}()
 		}
@@ -233,7 +251,10 @@ func (w *Worker) Sweep(ctx context.Context) (Result, error) {
 		if firstErr != nil {
 			return res, firstErr
 		}
-		if len(due) < w.opt.Batch {
+		// Released notifications are due again now, under a fresh lease;
+		// a claim that attempted none (the database answers too slowly for
+		// any POST to fit) leaves them to the next poll.
+		if given == len(due) || len(due) < w.opt.Batch && given == 0 {
 			return res, nil
 		}
 	}
@@ -243,11 +264,15 @@ type notification struct {
 	id, to   string // the event's id and its destination
 	attempts int
 	body     []byte
-	url      string // the row's own URL, if any
+	url      string    // the row's own URL, if any
+	claim    uuid.UUID // this claim's consegna.tentativo_id
+	// postBy is when, on this process's clock, a POST must have ended for
+	// its outcome to be recorded within the lease.
+	postBy time.Time
 }
 
 // claimSQL leases the due notifications: their next attempt moves past the
-// deadline of this delivery, so no other worker takes them meanwhile.
+// deadline of this batch, so no other worker takes them meanwhile.
 const claimSQL = `
 WITH due AS (
     SELECT id, destinatario FROM consegna
@@ -256,19 +281,31 @@ WITH due AS (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-UPDATE consegna c SET prossimo_tentativo = now() + $4 * interval '1 millisecond'
+UPDATE consegna c SET prossimo_tentativo = now() + $4 * interval '1 millisecond', tentativo_id = $5
 FROM due
 WHERE c.id = due.id AND c.destinatario = due.destinatario
 RETURNING c.id::text, c.destinatario, c.tentativi, c.corpo, coalesce(c.url, '')`
 
+// leaseGuard ends every statement that records an outcome or gives a row
+// back ($1 id, $2 destination, $3 the claim): it matches only a row this
+// claim still holds, which a later claim, taken after the lease ran out,
+// no longer is. Each such statement also clears tentativo_id.
+const leaseGuard = `id = $1 AND destinatario = $2 AND stato = 'IN_ATTESA' AND tentativo_id = $3`
+
 func (w *Worker) claim(ctx context.Context) ([]notification, error) {
-	lease := 3 * w.opt.Timeout
-	rows, err := w.pool.Query(ctx, claimSQL, w.partner.Name, w.partner.Kind, w.opt.Batch, lease.Milliseconds())
+	lease := w.opt.lease()
+	// Taken before the statement, hence before PostgreSQL's now(): counted
+	// from here, the lease ends no later than it does in the database,
+	// whichever of the two clocks is ahead.
+	start := time.Now()
+	postBy := start.Add(lease - w.opt.Timeout/2)
+	claim := uuid.New()
+	rows, err := w.pool.Query(ctx, claimSQL, w.partner.Name, w.partner.Kind, w.opt.Batch, lease.Milliseconds(), claim)
 	if err != nil {
 		return nil, db.Translate(fmt.Errorf("claim notifications: %w", err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
-		var n notification
+		n := notification{claim: claim, postBy: postBy}
 		err := r.Scan(&n.id, &n.to, &n.attempts, &n.body, &n.url)
 		return n, err
 	})
@@ -285,27 +322,54 @@ const (
 	delivered
 	retried
 	deadLettered
+	released   // not attempted: its lease could not cover the POST
+	superseded // the lease was lost; another worker owns the row's fate
 )
 
-// deliver POSTs one notification and records how it went. The error is
-// about recording: the POST's own failure is the outcome.
+// attempt delivers n if a whole POST still fits in its lease. A batch slowed
+// past its estimate (recording outcomes took long) does not start a POST
+// that could end after the lease, when another worker may have taken the
+// row: it gives the row back, due now, to be claimed afresh.
+func (w *Worker) attempt(ctx context.Context, n notification) (outcome, error) {
+	if time.Now().Add(w.opt.Timeout).After(n.postBy) {
+		tag, err := w.pool.Exec(ctx, `UPDATE consegna SET prossimo_tentativo = now(), tentativo_id = NULL WHERE `+leaseGuard, n.id, n.to, n.claim)
+		if err != nil {
+			return notRecorded, db.Translate(fmt.Errorf("release notification: %w", err))
+		}
+		if tag.RowsAffected() == 0 {
+			w.lostLease(n, "release")
+			return superseded, nil
+		}
+		return released, nil
+	}
+	return w.deliver(ctx, n)
+}
+
+// deliver POSTs one notification and records how it went, on the row only
+// if this worker still holds it. The error is about recording: the POST's
+// own failure is the outcome.
 func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 	failure := w.post(ctx, n)
 	attempt := n.attempts + 1
 	if failure == "" {
 		// The partner now holds the household's data: that is an access, and
 		// it leaves its audit record with the delivery, in one statement.
-		_, err := w.pool.Exec(ctx, `
+		tag, err := w.pool.Exec(ctx, `
 			WITH delivered AS (
-			    UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $3, consegnata_il = now(), ultimo_errore = NULL
-			    WHERE id = $1 AND destinatario = $2 RETURNING id, nucleo_id)
+			    UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $4, consegnata_il = now(), ultimo_errore = NULL, tentativo_id = NULL
+			    WHERE `+leaseGuard+` RETURNING id, nucleo_id)
 			INSERT INTO audit_log (at, request_id, client_id, org, function, action, nucleo_id, outcome, status)
-			SELECT now(), 'consegna:' || d.id, $4, $2, $5, 'notify', d.nucleo_id, 'delivered', 200
+			SELECT now(), 'consegna:' || d.id, $5, $2, $6, 'notify', d.nucleo_id, 'delivered', 200
 			FROM delivered d`,
-			n.id, n.to, attempt, w.partner.ClientID, w.partner.Sender)
+			n.id, n.to, n.claim, attempt, w.partner.ClientID, w.partner.Sender)
 		if err != nil {
 			// The lease expires and the partner gets a repeat it recognises by its key.
 			return notRecorded, db.Translate(fmt.Errorf("record delivery: %w", err))
+		}
+		if tag.RowsAffected() == 0 {
+			// Whoever holds the row now delivers it again, under the same key.
+			w.lostLease(n, "delivered")
+			return superseded, nil
 		}
 		return delivered, nil
 	}
@@ -314,12 +378,16 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 	if dead {
 		state = "SCARTATA"
 	}
-	_, err := w.pool.Exec(ctx, `
-		UPDATE consegna SET stato = $3, tentativi = $4, ultimo_errore = $5,
-		       prossimo_tentativo = now() + $6 * interval '1 millisecond'
-		WHERE id = $1 AND destinatario = $2`, n.id, n.to, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
+	tag, err := w.pool.Exec(ctx, `
+		UPDATE consegna SET stato = $4, tentativi = $5, ultimo_errore = $6,
+		       prossimo_tentativo = now() + $7 * interval '1 millisecond', tentativo_id = NULL
+		WHERE `+leaseGuard, n.id, n.to, n.claim, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
 	if err != nil {
 		return notRecorded, db.Translate(fmt.Errorf("record failed delivery: %w", err))
+	}
+	if tag.RowsAffected() == 0 {
+		w.lostLease(n, "failed: "+failure)
+		return superseded, nil
 	}
 	if dead {
 		w.log.Error("notification set aside after its last attempt; re-queue it once the partner is fixed",
@@ -327,6 +395,14 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 		return deadLettered, nil
 	}
 	return retried, nil
+}
+
+// lostLease logs an outcome left unrecorded because the row is no longer
+// this claim's: delivered or set aside meanwhile, or claimed by another
+// worker after the lease ran out. That worker's record stands.
+func (w *Worker) lostLease(n notification, what string) {
+	w.log.Warn("notification no longer leased by this worker: its outcome is not recorded",
+		"partner", n.to, "kind", w.partner.Kind, "id", n.id, "outcome", what)
 }
 
 // Backoff is the delay before attempt+1: exponential from BackoffBase, capped

@@ -45,6 +45,8 @@ func TestBackoff(t *testing.T) {
 type partner struct {
 	srv     *httptest.Server
 	failing atomic.Bool
+	delay   atomic.Int64 // nanoseconds each notification takes to answer
+	calls   atomic.Int64 // notification POSTs answered, refused ones included
 	mu      sync.Mutex
 	posts   map[string]int // by Idempotency-Key
 	bodies  map[string]map[string]any
@@ -66,6 +68,8 @@ func newPartner(t *testing.T) *partner {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+		p.calls.Add(1)
+		time.Sleep(time.Duration(p.delay.Load()))
 		if p.failing.Load() {
 			w.WriteHeader(http.StatusBadGateway)
 			return
@@ -233,14 +237,15 @@ func TestNoPartnerConfiguredWaits(t *testing.T) {
 }
 
 // TestLeaseOfADeadWorkerExpires: a replica that claimed notifications and
-// died leaves them to the others once its lease runs out.
+// died leaves them to the others once its lease runs out, and not before.
 func TestLeaseOfADeadWorkerExpires(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
 	ids := outbox(t, pool, 4)
-	opt := Options{Timeout: 100 * time.Millisecond} // lease: 300 ms
+	opt := Options{Timeout: 100 * time.Millisecond} // lease: 4 rounds of a batch of 32, and one more
 	dead := New(pool, p.config(), opt, quiet())
+	start := time.Now()
 	if claimed, err := dead.claim(ctx); err != nil || len(claimed) != len(ids) {
 		t.Fatalf("claimed %d, err %v", len(claimed), err)
 	}
@@ -248,8 +253,265 @@ func TestLeaseOfADeadWorkerExpires(t *testing.T) {
 	if r, err := live.Sweep(ctx); err != nil || r.Delivered != 0 {
 		t.Fatalf("took leased notifications: %+v %v", r, err)
 	}
-	time.Sleep(400 * time.Millisecond)
-	if r, err := live.Sweep(ctx); err != nil || r.Delivered != len(ids) {
-		t.Fatalf("after the lease: %+v %v", r, err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := live.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Delivered == len(ids) {
+			break
+		}
+		if r.Delivered != 0 {
+			t.Fatalf("after the lease: %+v", r)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lease of a dead worker never ran out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Fatalf("taken over after %v, before the lease ran out", took)
+	}
+}
+
+// state is a notification's row as the outcome checks need it; times in
+// microseconds, as PostgreSQL keeps them, so that states compare with ==.
+type state struct {
+	Stato      string
+	Tentativi  int
+	Errore     string
+	Prossimo   int64
+	Consegnata int64 // 0: not delivered
+	Claim      string
+	Audited    int
+}
+
+func stateOf(t *testing.T, pool *pgxpool.Pool, id string) state {
+	t.Helper()
+	var s state
+	err := pool.QueryRow(context.Background(), `
+		SELECT stato, tentativi, coalesce(ultimo_errore, ''), (extract(epoch FROM prossimo_tentativo) * 1e6)::bigint,
+		       coalesce((extract(epoch FROM consegnata_il) * 1e6)::bigint, 0), coalesce(tentativo_id::text, ''),
+		       (SELECT count(*) FROM audit_log WHERE request_id = 'consegna:' || c.id::text)
+		FROM consegna c WHERE id = $1`, id).Scan(&s.Stato, &s.Tentativi, &s.Errore, &s.Prossimo, &s.Consegnata, &s.Claim, &s.Audited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// takeOver waits, sweeping with w, until w has delivered the notification a
+// stalled worker holds: its lease ran out, w claimed it and delivered it.
+func takeOver(t *testing.T, w *Worker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := w.Sweep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Delivered == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled worker's lease never ran out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLateOutcomeOfALostLeaseIsIgnored: a worker that stalled past its
+// lease, while another took the notification and delivered it, records
+// nothing when its own POST finally ends: a late failure neither sets the
+// delivered notification back to pending (to be sent again) nor aside,
+// and a late success adds no second delivery record.
+func TestLateOutcomeOfALostLeaseIsIgnored(t *testing.T) {
+	cases := []struct {
+		name        string
+		failing     bool
+		maxAttempts int
+	}{
+		{"late failure", true, 12},
+		{"late last failure", true, 1},
+		{"late success", false, 12},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			pool := dbtest.Pool(t)
+			id := outbox(t, pool, 1)[0]
+			opt := Options{Timeout: 50 * time.Millisecond, Batch: 1, MaxAttempts: tc.maxAttempts}
+			slow, fast := newPartner(t), newPartner(t)
+			slow.failing.Store(tc.failing)
+			stalled := New(pool, slow.config(), opt, quiet())
+			due, err := stalled.claim(ctx)
+			if err != nil || len(due) != 1 {
+				t.Fatalf("claimed %d, err %v", len(due), err)
+			}
+			takeOver(t, New(pool, fast.config(), opt, quiet()))
+			before := stateOf(t, pool, id)
+			if before.Stato != "CONSEGNATA" || before.Audited != 1 {
+				t.Fatalf("after the other worker: %+v", before)
+			}
+
+			// The stalled worker's POST ends now.
+			if _, err := stalled.deliver(ctx, due[0]); err != nil {
+				t.Fatal(err)
+			}
+			after := stateOf(t, pool, id)
+			if after != before {
+				t.Fatalf("a late outcome changed a delivered notification: %+v, was %+v", after, before)
+			}
+			if r, err := New(pool, fast.config(), opt, quiet()).Sweep(ctx); err != nil || r != (Result{}) {
+				t.Fatalf("the notification is due again: %+v %v", r, err)
+			}
+			if fast.posts[id] != 1 {
+				t.Fatalf("delivered %d times", fast.posts[id])
+			}
+		})
+	}
+}
+
+// TestLateFailureLeavesTheNewLeaseAlone: a stalled worker's failure, ended
+// while another worker holds the notification, neither cuts that worker's
+// lease short (its next attempt) nor prevents it from recording its own
+// delivery.
+func TestLateFailureLeavesTheNewLeaseAlone(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	id := outbox(t, pool, 1)[0]
+	opt := Options{Timeout: 50 * time.Millisecond, Batch: 1}
+	slow, fast := newPartner(t), newPartner(t)
+	slow.failing.Store(true)
+	stalled, other := New(pool, slow.config(), opt, quiet()), New(pool, fast.config(), opt, quiet())
+	first, err := stalled.claim(ctx)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claimed %d, err %v", len(first), err)
+	}
+	var second []notification
+	deadline := time.Now().Add(5 * time.Second)
+	for len(second) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled worker's lease never ran out")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if second, err = other.claim(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := stateOf(t, pool, id)
+	if _, err := stalled.deliver(ctx, first[0]); err != nil {
+		t.Fatal(err)
+	}
+	if s := stateOf(t, pool, id); s != held {
+		t.Fatalf("a late failure changed a notification leased by another worker: %+v, was %+v", s, held)
+	}
+	if o, err := other.deliver(ctx, second[0]); err != nil || o != delivered {
+		t.Fatalf("the lease holder's delivery: %v %v", o, err)
+	}
+	if s := stateOf(t, pool, id); s.Stato != "CONSEGNATA" || s.Tentativi != 1 || s.Audited != 1 {
+		t.Fatalf("after delivery: %+v", s)
+	}
+}
+
+// TestLeaseOutlastsABatch: a batch whose every POST is slow, yet within the
+// timeout, is still leased when its last POSTs end, so a second worker
+// sweeping all along takes none of it and nothing is sent twice.
+func TestLeaseOutlastsABatch(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	p := newPartner(t)
+	const batch = 6 * parallel // six rounds of POSTs
+	ids := outbox(t, pool, batch)
+	opt := Options{Timeout: 400 * time.Millisecond, Batch: batch}
+	p.delay.Store(int64(250 * time.Millisecond))
+
+	// The lease is as long as the batch can take, by the configuration.
+	probe := New(pool, p.config(), Options{Batch: batch}, quiet())
+	due, err := probe.claim(ctx)
+	if err != nil || len(due) != batch {
+		t.Fatalf("claimed %d, err %v", len(due), err)
+	}
+	var ns int64
+	if err := pool.QueryRow(ctx, `SELECT (extract(epoch FROM min(prossimo_tentativo) - now()) * 1e9)::bigint FROM consegna`).Scan(&ns); err != nil {
+		t.Fatal(err)
+	}
+	leased := time.Duration(ns)
+	if worst := 6 * 10 * time.Second; leased <= worst { // six rounds of 10 s POSTs
+		t.Fatalf("leased for %v, a batch takes up to %v", leased, worst)
+	}
+	pool.Exec(ctx, `UPDATE consegna SET prossimo_tentativo = now()`) // the probe lets go
+
+	busy := New(pool, p.config(), opt, quiet())
+	done := make(chan Result, 1)
+	go func() {
+		r, err := busy.Sweep(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.calls.Load() == 0 { // claimed, all at once
+		if time.Now().After(deadline) {
+			t.Fatal("no notification posted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	other := New(pool, p.config(), opt, quiet())
+	var stolen Result
+	var r Result
+	for sweeping := true; sweeping; {
+		select {
+		case r = <-done:
+			sweeping = false
+		default:
+			s, err := other.Sweep(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stolen.Delivered += s.Delivered
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if r.Delivered != batch || stolen.Delivered != 0 {
+		t.Errorf("the batch's worker delivered %d, the other %d, of %d", r.Delivered, stolen.Delivered, batch)
+	}
+	for _, id := range ids {
+		if p.posts[id] != 1 {
+			t.Errorf("%s posted %d times", id, p.posts[id])
+		}
+	}
+}
+
+// TestReleasedWhenTheLeaseCannotCoverAPost: a notification whose batch ran
+// so late that its POST could outlast the lease is not POSTed but given
+// back, due now, and the next sweep delivers it.
+func TestReleasedWhenTheLeaseCannotCoverAPost(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	p := newPartner(t)
+	id := outbox(t, pool, 1)[0]
+	w := New(pool, p.config(), Options{}, quiet())
+	due, err := w.claim(ctx)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("claimed %d, err %v", len(due), err)
+	}
+	late := due[0]
+	late.postBy = time.Now().Add(w.opt.Timeout / 2) // the batch ran late
+	if o, err := w.attempt(ctx, late); err != nil || o != released {
+		t.Fatalf("outcome %v, err %v", o, err)
+	}
+	if p.calls.Load() != 0 {
+		t.Fatal("posted with too little lease left")
+	}
+	var dueNow bool
+	pool.QueryRow(ctx, `SELECT prossimo_tentativo <= now() FROM consegna WHERE id = $1`, id).Scan(&dueNow)
+	if s := stateOf(t, pool, id); s.Stato != "IN_ATTESA" || s.Tentativi != 0 || !dueNow {
+		t.Fatalf("not given back: %+v", s)
+	}
+	if r, err := w.Sweep(ctx); err != nil || r.Delivered != 1 || p.posts[id] != 1 {
+		t.Fatalf("after release: %+v %v, %d posts", r, err, p.posts[id])
 	}
 }
