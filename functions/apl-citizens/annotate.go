@@ -14,6 +14,7 @@ import (
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -23,7 +24,7 @@ var outcomes = map[string]bool{"POSITIVO": true, "NEGATIVO": true, "DA_RICONTATT
 const maxNote = 4000
 
 type noteRequest struct {
-	Testo string `json:"testo"`
+	Testo string `json:"testo" text:"multiline"`
 	Esito string `json:"esito"`
 }
 
@@ -55,7 +56,9 @@ var errNoCitizen = problem.New(problem.NotFound, "no such citizen among those wh
 
 // annotate keeps an interview's outcome for the agency alone. The citizen
 // must have chosen the agency through one of the caller's branches;
-// anyone else is a 404, like an id that does not exist.
+// anyone else is a 404, like an id that does not exist. An agency's system
+// that lost the answer retries with the same Idempotency-Key and gets the
+// same note, never a second one.
 func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 	t, err := apl.TenantOf(web.Claims(r.Context()))
 	if err != nil {
@@ -65,6 +68,12 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || id < 1 {
 		return errNoCitizen
 	}
+	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, "apl-citizens")
+	if err != nil {
+		return err
+	}
+	// The key is kept for the citizen's id, however the path spelled it.
+	idem.Path = "/" + strconv.FormatInt(id, 10) + "/annotazioni"
 	var in noteRequest
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
@@ -73,6 +82,7 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := noteAnswer{IDCittadino: id, Esito: in.Esito}
+	status := http.StatusCreated
 	err = db.Transact(r.Context(), x.db, func(tx pgx.Tx) error {
 		var code string
 		var household int64
@@ -85,12 +95,30 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return db.Translate(fmt.Errorf("find citizen: %w", err))
 		}
+		earlier, err := idempotency.Claim(r.Context(), tx, idem)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		if earlier != "" {
+			// The first answer again, rebuilt from the note it made.
+			status = http.StatusOK
+			if err := tx.QueryRow(r.Context(), `SELECT id, esito, creata_il FROM annotazione_apl WHERE id = $1`, earlier).
+				Scan(&out.IDAnnotazione, &out.Esito, &out.CreataIl); err != nil {
+				return db.Translate(fmt.Errorf("read the earlier note: %w", err))
+			}
+			out.CreataIl = out.CreataIl.UTC()
+			audit.Queue(b, web.Stamp(r, audit.Entry{Action: "citizen-note", SubjectRef: x.subjects.Ref(code), NucleoID: household,
+				Outcome: "replayed:" + earlier, Status: http.StatusOK}))
+			return db.Translate(tx.SendBatch(r.Context(), b).Close())
+		}
 		if err := tx.QueryRow(r.Context(), `
 			INSERT INTO annotazione_apl (apl_id, componente_id, testo, esito, client_id) VALUES ($1, $2, $3, $4, $5)
 			RETURNING id, creata_il`, t.APL, id, strings.TrimSpace(in.Testo), in.Esito, web.Claims(r.Context()).Subject).Scan(&out.IDAnnotazione, &out.CreataIl); err != nil {
 			return db.Translate(fmt.Errorf("record note: %w", err))
 		}
-		b := &pgx.Batch{}
+		out.CreataIl = out.CreataIl.UTC() // as a replay rebuilds it, whatever the replica's time zone
+		idempotency.QueueComplete(b, idem, strconv.FormatInt(out.IDAnnotazione, 10))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "citizen-note", SubjectRef: x.subjects.Ref(code), NucleoID: household,
 			Outcome: "recorded:" + strconv.FormatInt(out.IDAnnotazione, 10), Status: http.StatusCreated}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
@@ -101,5 +129,5 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return web.JSON(w, http.StatusCreated, out)
+	return web.JSON(w, status, out)
 }

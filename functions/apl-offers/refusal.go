@@ -32,7 +32,7 @@ const maxMotivo = 1000
 type refusalRequest struct {
 	CodiceFiscale string      `json:"codice_fiscale"`
 	Data          *civil.Date `json:"data"`
-	Motivo        string      `json:"motivo"`
+	Motivo        string      `json:"motivo" text:"multiline"`
 }
 
 type refusalAnswer struct {
@@ -90,7 +90,7 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idem, err := idempotency.Read(r)
+	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, "apl-offers")
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,6 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ref := x.subjects.Ref(string(code))
-	client := web.Claims(r.Context()).Subject
 	var body []byte
 	status := http.StatusCreated
 	err = db.Transact(r.Context(), x.db, func(tx pgx.Tx) error {
@@ -111,7 +110,9 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		earlier, err := idempotency.Claim(r.Context(), tx, client, "apl-offers/rifiuti", idem)
+		// The key is kept for the offer as stored, however the path spelled its id.
+		idem.Path = "/" + o.IDOfferta + "/rifiuti"
+		earlier, err := idempotency.Claim(r.Context(), tx, idem)
 		if err != nil {
 			return err
 		}
@@ -172,7 +173,7 @@ func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o store
 		b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id, creato_il, prossimo_tentativo) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
 			id, p, delivery.Refusal, n, household, now)
 	}
-	idempotency.QueueComplete(b, client, "apl-offers/rifiuti", idem, id)
+	idempotency.QueueComplete(b, idem, id)
 	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: household,
 		Outcome: "recorded:" + id, Status: http.StatusCreated}))
 	if err := tx.SendBatch(r.Context(), b).Close(); err != nil {

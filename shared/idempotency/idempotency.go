@@ -1,7 +1,8 @@
 // Package idempotency makes a creating POST safe to repeat (contract.md,
 // "Idempotency"): the same Idempotency-Key with the same body gets the first
 // answer again, with another body a 422, and concurrent requests with one key
-// make one effect.
+// make one effect. A key is remembered where it was used (Scope): for its
+// client, function, method and resource; sent anywhere else it is a new key.
 //
 // PostgreSQL holds the keys, in the transaction that creates the resource:
 // a key exists exactly when its resource does, whatever fails and when. A
@@ -36,16 +37,38 @@ const maxKeyLen = 255
 // covers a retry across a day boundary and clocks that disagree.
 const Retention = 48 * time.Hour
 
-// Request is what identifies a creating request: its key and its body.
+// Scope is where a key was used. A key belongs to one client, function,
+// method and resource: the same key anywhere else is an independent request,
+// so a partner that reuses a key across resources (one per batch, one per
+// caller) never has a second effect silently replaced by the first's answer.
+type Scope struct {
+	Client   string // the token's subject
+	Function string // the function's name, as in stack.yml
+	Method   string
+	// Path is the request's path within the function, e.g. "/{id}/rifiuti"
+	// with its id. A handler whose resource can be spelled several ways
+	// (an id with leading zeros, a UUID in capitals) sets the canonical
+	// spelling, so a retry finds its key however it spells the resource.
+	Path string
+}
+
+// Request is what identifies a creating request: where it was sent, its key
+// and its body.
 type Request struct {
+	Scope
 	Key         string // "" when the client sent none: nothing is remembered
 	Fingerprint []byte // SHA-256 of the body
 }
 
-// Read takes the key from the header and the fingerprint from the body,
-// which it puts back for the handler to decode. A key must be 1–255
-// printable ASCII characters.
-func Read(r *http.Request) (Request, error) {
+// maxPathLen bounds a stored path well below PostgreSQL's limit on an index
+// entry; the routes that take keys have paths of tens of bytes.
+const maxPathLen = 1024
+
+// Read takes the key from the header, the fingerprint from the body (which
+// it puts back for the handler to decode), and the scope from client,
+// function and r's method and path. A key must be 1–255 printable ASCII
+// characters.
+func Read(r *http.Request, client, function string) (Request, error) {
 	key := r.Header.Get(Header)
 	if _, present := r.Header[http.CanonicalHeaderKey(Header)]; present {
 		if err := CheckKey(key); err != nil {
@@ -62,7 +85,10 @@ func Read(r *http.Request) (Request, error) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	sum := sha256.Sum256(body)
-	return Request{Key: key, Fingerprint: sum[:]}, nil
+	return Request{
+		Scope: Scope{Client: client, Function: function, Method: r.Method, Path: r.URL.Path},
+		Key:   key, Fingerprint: sum[:],
+	}, nil
 }
 
 // CheckKey refuses a key the contract would not accept.
@@ -78,17 +104,22 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// Claim takes the key for client and function inside tx. It returns the
-// resource an earlier request with the same key and body created (replay),
-// or "" when this request is the first and must create it and call QueueComplete
-// in the same transaction. A key used with another body is a 422.
-func Claim(ctx context.Context, tx pgx.Tx, client, function string, req Request) (earlier string, err error) {
+// Claim takes the key in its scope inside tx. It returns the resource an
+// earlier request with the same key, scope and body created (replay), or ""
+// when this request is the first and must create it and call QueueComplete
+// in the same transaction. A key used in the same scope with another body is
+// a 422.
+func Claim(ctx context.Context, tx pgx.Tx, req Request) (earlier string, err error) {
 	if req.Key == "" {
 		return "", nil
 	}
+	if len(req.Path) > maxPathLen {
+		return "", problem.New(problem.Invalid, "the path is too long to be used with an Idempotency-Key")
+	}
+	s := req.Scope
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO idempotenza (client_id, funzione, chiave, impronta) VALUES ($1, $2, $3, $4)
-		ON CONFLICT DO NOTHING`, client, function, req.Key, req.Fingerprint)
+		INSERT INTO idempotenza (client_id, funzione, metodo, percorso, chiave, impronta) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT DO NOTHING`, s.Client, s.Function, s.Method, s.Path, req.Key, req.Fingerprint)
 	if err != nil {
 		return "", db.Translate(fmt.Errorf("claim idempotency key: %w", err))
 	}
@@ -98,8 +129,9 @@ func Claim(ctx context.Context, tx pgx.Tx, client, function string, req Request)
 	var fingerprint []byte
 	var resource *string
 	err = tx.QueryRow(ctx, `
-		SELECT impronta, risorsa FROM idempotenza WHERE client_id = $1 AND funzione = $2 AND chiave = $3`,
-		client, function, req.Key).Scan(&fingerprint, &resource)
+		SELECT impronta, risorsa FROM idempotenza
+		WHERE client_id = $1 AND funzione = $2 AND metodo = $3 AND percorso = $4 AND chiave = $5`,
+		s.Client, s.Function, s.Method, s.Path, req.Key).Scan(&fingerprint, &resource)
 	if err != nil {
 		return "", db.Translate(fmt.Errorf("read idempotency key: %w", err))
 	}
@@ -115,12 +147,14 @@ func Claim(ctx context.Context, tx pgx.Tx, client, function string, req Request)
 
 // QueueComplete adds to b, to run in the first request's transaction, the
 // record of what it created.
-func QueueComplete(b *pgx.Batch, client, function string, req Request, resource string) {
+func QueueComplete(b *pgx.Batch, req Request, resource string) {
 	if req.Key == "" {
 		return
 	}
-	b.Queue(`UPDATE idempotenza SET risorsa = $4 WHERE client_id = $1 AND funzione = $2 AND chiave = $3`,
-		client, function, req.Key, resource)
+	s := req.Scope
+	b.Queue(`UPDATE idempotenza SET risorsa = $6
+	         WHERE client_id = $1 AND funzione = $2 AND metodo = $3 AND percorso = $4 AND chiave = $5`,
+		s.Client, s.Function, s.Method, s.Path, req.Key, resource)
 }
 
 // Purge deletes keys older than Retention and says how many.

@@ -39,9 +39,9 @@ func TestCheckKey(t *testing.T) {
 
 func TestReadKeepsTheBody(t *testing.T) {
 	body := `{"codice_fiscale":"RSSMRA85T10A562S"}`
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, "/0190/rifiuti", strings.NewReader(body))
 	r.Header.Set(Header, "k1")
-	req, err := Read(r)
+	req, err := Read(r, "apl-1001-master", "apl-offers")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +49,11 @@ func TestReadKeepsTheBody(t *testing.T) {
 	if string(rest) != body || req.Key != "k1" || len(req.Fingerprint) != 32 {
 		t.Fatalf("body %q key %q fingerprint %d bytes", rest, req.Key, len(req.Fingerprint))
 	}
+	if want := (Scope{Client: "apl-1001-master", Function: "apl-offers", Method: http.MethodPost, Path: "/0190/rifiuti"}); req.Scope != want {
+		t.Fatalf("scope %+v, want %+v", req.Scope, want)
+	}
 	other := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body+" "))
-	req2, _ := Read(other)
+	req2, _ := Read(other, "c", "f")
 	if bytes.Equal(req.Fingerprint, req2.Fingerprint) {
 		t.Fatal("different bodies, same fingerprint")
 	}
@@ -59,7 +62,7 @@ func TestReadKeepsTheBody(t *testing.T) {
 func TestReadRefusesAnEmptyKeyHeader(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
 	r.Header.Set(Header, "")
-	if _, err := Read(r); err == nil {
+	if _, err := Read(r, "c", "f"); err == nil {
 		t.Fatal("an empty Idempotency-Key was accepted")
 	}
 }
@@ -68,7 +71,7 @@ func TestReadTooLarge(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 100)))
 	r.Body = http.MaxBytesReader(w, r.Body, 10)
-	if _, err := Read(r); problem.Status(err) != http.StatusRequestEntityTooLarge {
+	if _, err := Read(r, "c", "f"); problem.Status(err) != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d", problem.Status(err))
 	}
 }

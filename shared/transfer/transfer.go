@@ -35,6 +35,11 @@ import (
 	"github.com/rdc-interop/faas/shared/web"
 )
 
+// Schedule of the transfers' outbox safety net and the purge of expired
+// idempotency keys: every minute (each replica also delivers as soon as a
+// transfer commits).
+const Schedule = "* * * * *"
+
 // Exchange is one direction of transfer.
 type Exchange struct {
 	Function string // the function's name, for keys and the audit trail
@@ -65,7 +70,7 @@ func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
 	h := &handler{x: x, db: p.DB, subjects: p.Subjects, worker: worker, log: p.Log}
 	// The cron-connector calls the same route: the scheduled job is the
 	// outbox's safety net and the purge of old idempotency keys.
-	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Cron: true, Handle: h.serve}}, nil
+	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Schedule: Schedule, Handle: h.serve}}, nil
 }
 
 type handler struct {
@@ -78,14 +83,14 @@ type handler struct {
 
 type request struct {
 	CodiceFiscale string  `json:"codice_fiscale"`
-	Motivazione   *string `json:"motivazione"`
+	Motivazione   *string `json:"motivazione" text:"multiline"`
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if web.IsCron(r) {
 		return h.scheduled(w, r)
 	}
-	idem, err := idempotency.Read(r)
+	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, h.x.Function)
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 	t := move{
 		canonical: code.Canonical(), ref: h.subjects.Ref(string(code.Canonical())),
-		motivazione: motivazione, idem: idem, client: web.Claims(r.Context()).Subject,
+		motivazione: motivazione, idem: idem,
 	}
 	res, err := h.transfer(r, &t)
 	switch problem.KindOf(err) {
@@ -140,7 +145,6 @@ type move struct {
 	ref         string
 	motivazione *string
 	idem        idempotency.Request
-	client      string
 	nucleo      int64 // once found
 }
 
@@ -162,7 +166,7 @@ func (h *handler) transfer(r *http.Request, t *move) (result, error) {
 	var res result
 	committing := false
 	err = db.Transact(ctx, h.db, func(tx pgx.Tx) error {
-		earlier, err := idempotency.Claim(ctx, tx, t.client, h.x.Function, t.idem)
+		earlier, err := idempotency.Claim(ctx, tx, t.idem)
 		if err != nil {
 			return err
 		}
@@ -297,7 +301,7 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	         VALUES ($1, $2, 'TRASFERIMENTO', ($3::jsonb || jsonb_build_object('verso', $4::text, 'motivazione', $5::text))::json, $6, $7, $7)`,
 		id, h.x.Partner, body, h.x.To, t.motivazione, t.nucleo, now)
 	audit.Queue(b, entry)
-	idempotency.QueueComplete(b, t.client, h.x.Function, t.idem, id.String())
+	idempotency.QueueComplete(b, t.idem, id.String())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, db.Translate(fmt.Errorf("write transfer: %w", err))
 	}
