@@ -126,7 +126,7 @@ func TestCitizensErrors(t *testing.T) {
 		"eta_massima":          {"eta_minima": 40, "eta_massima": 30},
 		"titolo_studio_minimo": {"titolo_studio_minimo": "MASTER"},
 		"filiale":              {"filiale": "1001-MI01"},
-		"regione":              {"regione": "12"},
+		"":                     {"regione": "12"}, // an unknown member is not named
 		"cursor":               {"cursor": "abc"},
 	} {
 		m := assertProblem(t, postJSON(t, url, tok, body), http.StatusBadRequest)

@@ -170,7 +170,7 @@ func TestInterestsWorkbook(t *testing.T) {
 func TestInterestsErrors(t *testing.T) {
 	tok := token(t, "apl-1001-operatore")
 	for q, field := range map[string]string{
-		"filiale=1001-MI01": "filiale", "limit=0": "limit", "dal=ieri": "dal", "cursor=xyz": "cursor", "pagina=2": "pagina",
+		"filiale=1001-MI01": "filiale", "limit=0": "limit", "dal=ieri": "dal", "cursor=xyz": "cursor", "pagina=2": "", // an unknown parameter is not named
 		"id_offerta=1": "id_offerta", "dal=2026-03-02&al=2026-03-01": "al",
 	} {
 		m := assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(interestsFn, "?"+q), token: tok}), http.StatusBadRequest)

@@ -83,10 +83,8 @@ func (x *reports) summary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for name := range r.URL.Query() {
-		if name != "data" {
-			return problem.Field(name, "unknown", "not a parameter of this route")
-		}
+	if errs := web.QueryErrors(r.URL.Query(), "data"); len(errs) > 0 {
+		return problem.Fields(errs) // an unknown parameter's name is not repeated
 	}
 	day, err := parseDay("data", r.URL.Query().Get("data"))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/problem"
+	"github.com/rdc-interop/faas/shared/web"
 )
 
 // Page sizes: the contract leaves them to the function.
@@ -30,22 +31,20 @@ type filter struct {
 	limit    int
 }
 
-var known = map[string]bool{"filiale": true, "id_offerta": true, "dal": true, "al": true, "cursor": true, "limit": true}
+var known = []string{"filiale", "id_offerta", "dal", "al", "cursor", "limit"}
 
-// parseFilter reads the query string; every bad parameter is named.
+// parseFilter reads the query string; every bad parameter is named, except
+// one this list does not take: its name is the caller's, and could be a
+// codice fiscale. A value that is not text (a NUL, say) is refused before
+// it can reach SQL.
 func parseFilter(q url.Values, t apl.Tenant) (filter, error) {
 	f := filter{limit: defaultLimit}
-	var errs []problem.FieldError
+	errs := web.QueryErrors(q, known...)
+	if len(errs) > 0 {
+		return f, problem.Fields(errs)
+	}
 	bad := func(field, code, detail string) {
 		errs = append(errs, problem.FieldError{Field: field, Code: code, Detail: detail})
-	}
-	for name, v := range q {
-		switch {
-		case !known[name]:
-			bad(name, "unknown", "not a parameter of this list")
-		case len(v) > 1:
-			bad(name, "repeated", "give it once")
-		}
 	}
 	var err error
 	if f.branches, err = t.Narrow(q.Get("filiale")); err != nil {

@@ -34,7 +34,6 @@ func TestParseFilter(t *testing.T) {
 		{"dal=2026-03-02&al=2026-03-01", "al", nil},
 		{"id_offerta=42", "id_offerta", nil},
 		{"cursor=abc", "cursor", nil},
-		{"pagina=2", "pagina", nil},
 		{"limit=5&limit=6", "limit", nil},
 	}
 	for _, cs := range cases {
@@ -57,6 +56,42 @@ func TestParseFilter(t *testing.T) {
 			}
 			if !strings.Contains(strings.Join(names, ","), cs.fields) {
 				t.Fatalf("fields %v, want %s", names, cs.fields)
+			}
+		})
+	}
+}
+
+// TestParseFilterText: a parameter the list does not take is refused
+// without its name, which could be a codice fiscale; a value that is not
+// text is refused before it reaches SQL.
+func TestParseFilterText(t *testing.T) {
+	tn := apl.Tenant{APL: "1", Role: apl.Super, Branches: []string{"A", "B"}}
+	for query, want := range map[string]string{
+		"pagina=2":             ":unknown",
+		"RSSMRA85T10A562S=1":   ":unknown",
+		"filiale=%00":          "filiale:control_character",
+		"id_offerta=%00":       "id_offerta:control_character",
+		"cursor=%FF":           "cursor:invalid_encoding",
+		"dal=2026-01-01%0A":    "dal:control_character",
+		"limit=5&limit=6":      "limit:repeated",
+		"RSSMRA85T10A562S=%00": ":unknown",
+	} {
+		t.Run(query, func(t *testing.T) {
+			q, _ := url.ParseQuery(query)
+			_, err := parseFilter(q, tn)
+			pe, ok := err.(*problem.Error)
+			if !ok || pe.Kind != problem.Invalid {
+				t.Fatalf("want 400, got %v", err)
+			}
+			var got []string
+			for _, fe := range pe.Fields {
+				got = append(got, fe.Field+":"+fe.Code)
+				if strings.Contains(fe.Field+fe.Detail, "RSSMRA") || strings.Contains(fe.Field+fe.Detail, "pagina") {
+					t.Errorf("the name is repeated: %+v", fe)
+				}
+			}
+			if strings.Join(got, ",") != want {
+				t.Fatalf("got %v, want %s", got, want)
 			}
 		})
 	}

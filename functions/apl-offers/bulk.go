@@ -60,7 +60,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idem, err := idempotency.Read(r)
+	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, "apl-offers")
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,11 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 	for i, raw := range in.Items {
 		o, errs := decodeOffer(raw)
 		items[i], res[i] = o, result{RiferimentoAPL: o.RiferimentoAPL, Errors: errs}
+		if errs != nil {
+			// Already ERRATA: its codes are not looked up, so nothing it
+			// holds reaches SQL and fails the call.
+			continue
+		}
 		comuni = append(comuni, o.Comune)
 		if o.TitoloStudioMinimo != nil {
 			education = append(education, *o.TitoloStudioMinimo)
@@ -88,7 +93,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 
 	var body []byte
 	err = db.Transact(r.Context(), x.db, func(tx pgx.Tx) error {
-		earlier, err := idempotency.Claim(r.Context(), tx, web.Claims(r.Context()).Subject, "apl-offers", idem)
+		earlier, err := idempotency.Claim(r.Context(), tx, idem)
 		if err != nil {
 			return err
 		}
@@ -107,7 +112,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		b := &pgx.Batch{}
-		idempotency.QueueComplete(b, web.Claims(r.Context()).Subject, "apl-offers", idem, string(body))
+		idempotency.QueueComplete(b, idem, string(body))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "offers-create", Outcome: outcomeOf(res), Status: http.StatusOK}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
 			return db.Translate(fmt.Errorf("record bulk offers: %w", err))

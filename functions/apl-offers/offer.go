@@ -36,7 +36,7 @@ type offer struct {
 	RiferimentoAPL        string      `json:"riferimento_apl"`
 	Filiale               string      `json:"filiale"`
 	Titolo                string      `json:"titolo"`
-	Descrizione           string      `json:"descrizione"`
+	Descrizione           string      `json:"descrizione" text:"multiline"`
 	Comune                string      `json:"comune"`
 	Qualifica             *string     `json:"qualifica"`
 	TipoContratto         *string     `json:"tipo_contratto"`
@@ -157,12 +157,18 @@ func checkState(stato string, from, to *civil.Date, fresh bool) []problem.FieldE
 }
 
 // decodeOffer reads one item of a bulk call strictly, so a malformed item
-// is that item's error and not the whole call's.
+// (wrong types, unknown members, text with control characters or not
+// UTF-8) is that item's error and not the whole call's.
 func decodeOffer(raw json.RawMessage) (offer, []problem.FieldError) {
 	var o offer
 	if err := web.DecodeValue(raw, &o); err != nil {
 		var pe *problem.Error
 		if errors.As(err, &pe) && len(pe.Fields) > 0 {
+			for _, fe := range pe.Fields {
+				if fe.Field == "riferimento_apl" {
+					o.RiferimentoAPL = "" // the result repeats it: not when it is not text
+				}
+			}
 			return o, pe.Fields
 		}
 		return o, []problem.FieldError{{Field: "", Code: "invalid", Detail: "not a JSON object of offer fields"}}

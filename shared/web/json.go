@@ -8,13 +8,17 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rdc-interop/faas/shared/problem"
 )
 
 // DecodeJSON reads an application/json body into v strictly: unknown fields,
-// trailing data, wrong types and oversized bodies are refused with the field named.
+// trailing data, wrong types, oversized bodies and strings that are not
+// printable text (see CheckText) are refused with the field named.
 func DecodeJSON(r *http.Request, v any) error { return DecodeAs(r, "application/json", v) }
 
 // DecodeAs is DecodeJSON for another JSON media type (e.g. application/merge-patch+json).
@@ -23,19 +27,13 @@ func DecodeAs(r *http.Request, mediaType string, v any) error {
 	if err != nil || ct != mediaType {
 		return problem.Newf(problem.UnsupportedMediaType, "send the body as %s", mediaType)
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+	// Read whole (the route's MaxBytesReader bounds it; the decoder would
+	// buffer it all anyway): only the raw bytes show invalid UTF-8.
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err, v)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
-		return problem.New(problem.Invalid, "the body holds more than one JSON value")
-	}
-	return nil
+	return DecodeValue(b, v)
 }
 
 // DecodeValue reads one JSON value, e.g. an item of a bulk request, as
@@ -44,12 +42,35 @@ func DecodeValue(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, v)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return problem.New(problem.Invalid, "the body holds more than one JSON value")
+	}
+	var errs []problem.FieldError
+	if !utf8.Valid(b) {
+		bad, err := invalidUTF8(b, reflect.TypeOf(v))
+		if err != nil {
+			return problem.New(problem.Invalid, "the body is not valid UTF-8")
+		}
+		errs = bad
+	}
+	if err := CheckText(v); err != nil {
+		var pe *problem.Error
+		errors.As(err, &pe)
+		errs = append(errs, pe.Fields...)
+	}
+	if len(errs) > 0 {
+		return problem.Fields(errs[:min(len(errs), maxTextErrors)])
 	}
 	return nil
 }
 
-func decodeError(err error) error {
+// decodeError turns a decoding failure into a 4xx naming what it can. Only
+// our own names reach the body: a member the request does not take is
+// named when it is one of the request's field names (sent at the wrong
+// level), and otherwise not at all, as it could be a codice fiscale.
+func decodeError(err error, v any) error {
 	var (
 		mbe    *http.MaxBytesError
 		syntax *json.SyntaxError
@@ -63,15 +84,21 @@ func decodeError(err error) error {
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return problem.Wrap(problem.Invalid, err, "the body is not well-formed JSON")
 	case errors.As(err, &typ):
+		// Field is the path of struct fields (ours), never a map key.
 		field := typ.Field
 		if field == "" {
 			return problem.New(problem.Invalid, "the body must be a JSON object")
 		}
 		return problem.Field(field, "type", fmt.Sprintf("must be a JSON %s", jsonKind(typ.Type.Kind().String())))
 	}
-	// encoding/json reports unknown fields only in the message.
+	// encoding/json reports unknown fields only in the message; the cause is
+	// not kept either, as it would carry the name into the logs.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return problem.Field(strings.Trim(name, `"`), "unknown", "this field is not part of the request")
+		if name, uerr := strconv.Unquote(name); uerr == nil && knownNames(reflect.TypeOf(v))[name] {
+			return problem.Field(name, CodeUnknown, "not a member of the request here")
+		}
+		return &problem.Error{Kind: problem.Invalid, Detail: "the body has a member that is not part of the request",
+			Fields: []problem.FieldError{{Field: "", Code: CodeUnknown, Detail: "not a member of the request (its name is not repeated)"}}}
 	}
 	return problem.Wrap(problem.Invalid, err, "the body could not be read as the expected JSON object")
 }
