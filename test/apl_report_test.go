@@ -20,7 +20,7 @@ const reportFn = "apl-daily-report"
 // fireReports is the cron-connector's daily call.
 func fireReports(t *testing.T) map[string]int {
 	t.Helper()
-	r := do(t, call{url: h.URL(reportFn, ""), header: map[string]string{"X-Connector": "cron-connector"}})
+	r := fireScheduled(t, reportFn)
 	if r.status != http.StatusOK {
 		t.Fatalf("scheduled run: %d %s", r.status, r.body)
 	}
@@ -166,7 +166,7 @@ func TestDailyReport(t *testing.T) {
 	if got.Header.Get("Idempotency-Key") != s.IDReport {
 		t.Errorf("webhook key %q, report %s", got.Header.Get("Idempotency-Key"), s.IDReport)
 	}
-	if payload := verifyWithJWKS(t, got.Header.Get("X-Rdc-Signature")); !bytes.Equal(payload, body) {
+	if payload := verifyDocument(t, got.Header.Get("X-Rdc-Signature"), "rdc-webhook+jws"); !bytes.Equal(payload, body) {
 		t.Errorf("the signature covers %s, the body is %s", payload, body)
 	}
 	var notice map[string]any

@@ -25,6 +25,10 @@ import (
 // Scope a token must carry.
 const Scope = "apl:report"
 
+// Schedule of yesterday's reports (Europe/Rome) and the days a stopped
+// system missed: 01:30 UTC, when the day has ended in Rome in every season.
+const Schedule = "30 1 * * *"
+
 type reports struct {
 	db       *pgxpool.Pool
 	files    *files.Store
@@ -37,21 +41,22 @@ var handler = web.New("apl-daily-report", func(p *platform.Platform) ([]web.Rout
 	if err != nil {
 		return nil, err
 	}
-	ring, err := p.SigningKeys()
+	docs, err := p.DocumentKeys()
 	if err != nil {
 		return nil, err
 	}
 	// Each agency's webhook URL is on its row (apl.webhook_url); the body
-	// is signed with the service's key, published in the JWKS.
+	// is signed with a document key (never the access-token key), published
+	// in the JWKS.
 	opt, err := delivery.OptionsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	worker := delivery.New(p.DB, delivery.Partner{Kind: delivery.Report, Sender: "apl-daily-report", Sign: ring.SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
+	worker := delivery.New(p.DB, delivery.Partner{Kind: delivery.Report, Sender: "apl-daily-report", Sign: docs.Webhooks().SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
 	go worker.Run(p.Life)
 	x := &reports{db: p.DB, files: store, webhooks: worker, log: p.Log}
 	return []web.Route{
-		{Method: http.MethodPost, Path: "/", Scope: Scope, Cron: true, Handle: x.request},
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Schedule: Schedule, Handle: x.request},
 		{Method: http.MethodGet, Path: "/reports", Scope: Scope, Handle: x.summary},
 		{Method: http.MethodGet, Path: "/reports/{data}/download", Scope: Scope, Handle: x.download},
 	}, nil

@@ -176,3 +176,28 @@ func copyDir(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSigningKeySecrets keeps each private key where it belongs: only
+// oauth-token holds the access-token key (any function holding it could mint
+// tokens with any scope), only the receipt and webhook signers hold the
+// document keys, and oauth-token gets the document keys' public halves, to
+// publish them, never their private ones.
+func TestSigningKeySecrets(t *testing.T) {
+	s := readStack(t)
+	want := map[string][]string{
+		"oauth-signing-keys":    {"oauth-token"},
+		"document-signing-keys": {"anonymised-export", "apl-daily-report"},
+		"document-verify-keys":  {"oauth-token"},
+	}
+	for secret, fns := range want {
+		var got []string
+		for _, name := range s.Names() {
+			if slices.Contains(s.Functions[name].Secrets, secret) {
+				got = append(got, name)
+			}
+		}
+		if !slices.Equal(got, fns) {
+			t.Errorf("%s is mounted in %v, want %v", secret, got, fns)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -26,7 +28,7 @@ const minRSABits = 2048
 
 // SigningKey is one private key of the issuer.
 type SigningKey struct {
-	ID        string        // kid: the RFC 7638 thumbprint, so it is derived, never chosen or reused
+	ID        string        // kid: the RFC 7638 thumbprint (prefixed doc- for DocumentKeys), so it is derived, never chosen or reused
 	Key       crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey (P-256)
 	Algorithm string        // RS256 or PS256 for RSA, ES256 for P-256
 }
@@ -223,13 +225,8 @@ func (r *KeyRing) Sign(c Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign access token: encode claims: %w", err)
 	}
-	return r.sign(payload, "at+jwt")
+	return r.sign(payload, TypAccessToken)
 }
-
-// SignJWS signs any payload as a compact JWS with typ JWT, e.g. a receipt a
-// partner can verify with the same JWKS. The typ differs from Sign's so that
-// a receipt can never be replayed as an access token.
-func (r *KeyRing) SignJWS(payload []byte) (string, error) { return r.sign(payload, "JWT") }
 
 func (r *KeyRing) sign(payload []byte, typ jose.ContentType) (string, error) {
 	k := r.Signer()
@@ -252,14 +249,298 @@ func (r *KeyRing) sign(payload []byte, typ jose.ContentType) (string, error) {
 	return out, nil
 }
 
-// PublicJWKS is the public half of every key of the ring, with use "sig" and
-// alg set so that verifiers refuse the key for any other algorithm.
-func (r *KeyRing) PublicJWKS() jose.JSONWebKeySet {
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+// PublicJWKS is the public half of every key of the ring, marked as signing
+// access tokens only, with use "sig" and alg set so that verifiers refuse
+// the key for any other algorithm.
+func (r *KeyRing) PublicJWKS() JWKS { return r.public(TypAccessToken) }
+
+func (r *KeyRing) public(typs ...string) JWKS {
+	set := JWKS{Keys: []PublishedKey{}}
 	for _, k := range r.keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Key.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"})
+		set.Keys = append(set.Keys, PublishedKey{
+			JSONWebKey: jose.JSONWebKey{Key: k.Key.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"},
+			Typs:       slices.Clone(typs),
+		})
 	}
 	return set
+}
+
+// The JWS typ of each kind of document the service signs. An access token
+// is at+jwt (RFC 9068), which the Verifier requires; the others name what
+// they are, so that none can be taken for another, nor for a token.
+const (
+	TypAccessToken = "at+jwt"
+	TypReceipt     = "rdc-receipt+jws"
+	TypWebhook     = "rdc-webhook+jws"
+)
+
+// DocumentTyps are the typs the document keys sign.
+var DocumentTyps = []string{TypReceipt, TypWebhook}
+
+// TypsMember is the JWK member listing the JWS typs a published key signs:
+// ["at+jwt"] for the access-token keys, DocumentTyps for the document keys.
+//
+// It is the marker the Verifier trusts, because nothing standard can be:
+// RFC 7517 has no member for what a key signs ("use" says signature or
+// encryption, "key_ops" sign or verify, both true of either kind), go-jose
+// drops key_ops and members it does not know when it parses a JWK, and a
+// custom "use" would make partners' libraries (which keep "sig" keys only)
+// refuse the receipts. A private member is what RFC 7517 §4 provides for:
+// libraries that do not know it ignore it, so partners verify receipts and
+// webhooks with any JOSE library, while the Verifier reads it from the raw
+// JWKS and takes an access token only from a key it lists at+jwt for. The
+// name is prefixed so that no registered member can ever collide with it.
+const TypsMember = "rdc_typ"
+
+// PublishedKey is a public JWK of the JWKS with the typs it signs (nil when
+// the JWK carries no TypsMember).
+type PublishedKey struct {
+	jose.JSONWebKey
+	Typs []string
+}
+
+// MarshalJSON writes the JWK with TypsMember beside go-jose's members.
+func (k PublishedKey) MarshalJSON() ([]byte, error) {
+	b, err := k.JSONWebKey.MarshalJSON()
+	if err != nil || k.Typs == nil {
+		return b, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if m[TypsMember], err = json.Marshal(k.Typs); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads a JWK and its TypsMember, which go-jose would drop.
+func (k *PublishedKey) UnmarshalJSON(b []byte) error {
+	if err := k.JSONWebKey.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	var m struct {
+		Typs []string `json:"rdc_typ"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	k.Typs = m.Typs
+	return nil
+}
+
+// Signs reports whether the key is published as signing typ.
+func (k *PublishedKey) Signs(typ string) bool {
+	for _, t := range k.Typs {
+		if strings.EqualFold(t, typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// JWKS is the published key set, as oauth-token serves it at /jwks.
+type JWKS struct {
+	Keys []PublishedKey `json:"keys"`
+}
+
+// Key returns the keys published under kid.
+func (s JWKS) Key(kid string) []PublishedKey {
+	var out []PublishedKey
+	for _, k := range s.Keys {
+		if k.KeyID == kid {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// PublishJWKS is the token endpoint's JWKS: its access-token keys and the
+// document keys' public halves. A document key that is also an access-token
+// key (the same key material in both secrets) is refused rather than
+// published: whoever holds it could sign access tokens, and the split of the
+// secrets would be for nothing.
+func PublishJWKS(tokens *KeyRing, documents JWKS) (JWKS, error) {
+	set := tokens.PublicJWKS()
+	seen := map[string]bool{}
+	for _, k := range set.Keys {
+		tp, err := thumbprint(k.Key)
+		if err != nil {
+			return JWKS{}, err
+		}
+		seen[tp], seen[k.KeyID] = true, true
+	}
+	for _, k := range documents.Keys {
+		tp, err := thumbprint(k.Key)
+		if err != nil {
+			return JWKS{}, err
+		}
+		if seen[tp] || seen[k.KeyID] {
+			return JWKS{}, fmt.Errorf("document key %s is also an access-token key: give the document signers keys of their own", k.KeyID)
+		}
+		seen[tp], seen[k.KeyID] = true, true
+		set.Keys = append(set.Keys, k)
+	}
+	return set, nil
+}
+
+// documentKidPrefix sets the document keys' kids apart from the access-token
+// keys' (both RFC 7638 thumbprints otherwise), so that logs and partners can
+// tell a receipt's key from a token's at a glance. It is not what keeps a
+// document key from verifying a token: TypsMember is.
+const documentKidPrefix = "doc-"
+
+// DocumentKeys are the keys that sign what the service hands out (download
+// receipts, webhook notices), never access tokens: the first signs, the
+// others stay during a rotation. They come from their own secret
+// (document-signing-keys), mounted only in the functions that sign
+// documents, so that none of those can mint a token: only oauth-token holds
+// the access-token keys. oauth-token publishes their public halves
+// (ParseDocumentPublicKeys) with TypsMember DocumentTyps, and the Verifier
+// refuses any token signed by a key not listed for at+jwt.
+type DocumentKeys struct{ ring *KeyRing }
+
+// NewDocumentKeys makes document keys of keys, the first being the signer.
+// The keys are copied, with their kids in the document namespace.
+func NewDocumentKeys(keys ...*SigningKey) *DocumentKeys {
+	ring := &KeyRing{}
+	for _, k := range keys {
+		if k == nil {
+			continue
+		}
+		doc := *k
+		if !strings.HasPrefix(doc.ID, documentKidPrefix) {
+			doc.ID = documentKidPrefix + doc.ID
+		}
+		ring.add(&doc)
+	}
+	return &DocumentKeys{ring: ring}
+}
+
+// ParseDocumentKeys reads the document-signing-keys secret: PEM private
+// keys as ParseKeyRing reads them, the first being the signer.
+func ParseDocumentKeys(pemData []byte) (*DocumentKeys, error) {
+	ring, err := ParseKeyRing(pemData)
+	if err != nil {
+		return nil, err
+	}
+	return NewDocumentKeys(ring.keys...), nil
+}
+
+// Receipts signs download receipts (typ rdc-receipt+jws).
+func (d *DocumentKeys) Receipts() *DocumentSigner {
+	return &DocumentSigner{ring: d.ring, typ: TypReceipt}
+}
+
+// Webhooks signs webhook bodies (typ rdc-webhook+jws).
+func (d *DocumentKeys) Webhooks() *DocumentSigner {
+	return &DocumentSigner{ring: d.ring, typ: TypWebhook}
+}
+
+// PublicJWKS is the public half of every document key, marked with
+// DocumentTyps, as oauth-token publishes them.
+func (d *DocumentKeys) PublicJWKS() JWKS { return d.ring.public(DocumentTyps...) }
+
+// MarshalPEM writes the private keys, signer first (the
+// document-signing-keys secret).
+func (d *DocumentKeys) MarshalPEM() ([]byte, error) { return d.ring.MarshalPEM() }
+
+// MarshalPublicPEM writes the public halves as PKIX PEM blocks, in order:
+// the document-verify-keys secret that oauth-token publishes from, and the
+// same as `openssl pkey -pubout` of each key.
+func (d *DocumentKeys) MarshalPublicPEM() ([]byte, error) {
+	var out []byte
+	for _, k := range d.ring.keys {
+		der, err := x509.MarshalPKIXPublicKey(k.Key.Public())
+		if err != nil {
+			return nil, fmt.Errorf("marshal public key %s: %w", k.ID, err)
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})...)
+	}
+	return out, nil
+}
+
+// DocumentSigner signs one kind of document with the document keys' signer.
+type DocumentSigner struct {
+	ring *KeyRing
+	typ  jose.ContentType
+}
+
+// SignJWS signs payload as a compact JWS whose header carries the kind's
+// typ and the key's kid, verifiable with the published JWKS.
+func (s *DocumentSigner) SignJWS(payload []byte) (string, error) { return s.ring.sign(payload, s.typ) }
+
+// ParseDocumentPublicKeys reads the document-verify-keys secret: the
+// document keys' public halves as PEM (PKIX "PUBLIC KEY" or PKCS#1 "RSA
+// PUBLIC KEY"; other blocks, such as certificates, are skipped). Their kids
+// and algorithms are derived as for the private keys, so they match the
+// signatures. A private key is refused: the publisher must not be able to
+// sign documents.
+func ParseDocumentPublicKeys(pemData []byte) (JWKS, error) {
+	set := JWKS{Keys: []PublishedKey{}}
+	seen := map[string]bool{}
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, pemData = pem.Decode(pemData)
+		if block == nil {
+			break
+		}
+		var pub any
+		var err error
+		switch block.Type {
+		case "PUBLIC KEY":
+			pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+		case "RSA PUBLIC KEY":
+			pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY":
+			return JWKS{}, fmt.Errorf("PEM block %d: a private key where only public keys belong", n)
+		default:
+			continue
+		}
+		if err != nil {
+			return JWKS{}, fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
+		}
+		alg, err := publicAlgorithm(pub)
+		if err != nil {
+			return JWKS{}, fmt.Errorf("PEM block %d: %w", n, err)
+		}
+		kid, err := thumbprint(pub)
+		if err != nil {
+			return JWKS{}, err
+		}
+		kid = documentKidPrefix + kid
+		if seen[kid] {
+			continue
+		}
+		seen[kid] = true
+		set.Keys = append(set.Keys, PublishedKey{
+			JSONWebKey: jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: alg, Use: "sig"},
+			Typs:       slices.Clone(DocumentTyps),
+		})
+	}
+	if len(set.Keys) == 0 {
+		return JWKS{}, errors.New("parse document public keys: no public key in the PEM data")
+	}
+	return set, nil
+}
+
+// publicAlgorithm is the algorithm a public key verifies, with the limits
+// NewSigningKey puts on private keys.
+func publicAlgorithm(pub any) (string, error) {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits {
+			return "", fmt.Errorf("RSA key of %d bits: at least %d are required", pub.N.BitLen(), minRSABits)
+		}
+		return string(jose.RS256), nil
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return "", errors.New("EC key not on P-256: only ES256 is supported")
+		}
+		return string(jose.ES256), nil
+	}
+	return "", fmt.Errorf("unsupported key type %T: want RSA or P-256 EC", pub)
 }
 
 // usableKey reports whether a public JWK may verify a signature made with alg:

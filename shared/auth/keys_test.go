@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,12 @@ func TestPublicJWKS(t *testing.T) {
 		if !k.IsPublic() || k.Use != "sig" || k.KeyID != ring.keys[i].ID || k.Algorithm != ring.keys[i].Algorithm {
 			t.Errorf("key %d: %+v", i, k)
 		}
+		if !slices.Equal(k.Typs, []string{"at+jwt"}) {
+			t.Errorf("key %d signs %v, want at+jwt only", i, k.Typs)
+		}
+	}
+	if n := strings.Count(string(b), `"rdc_typ":["at+jwt"]`); n != 2 {
+		t.Errorf("%d keys marked at+jwt in %s", n, b)
 	}
 	if b, _ := json.Marshal(NewKeyRing().PublicJWKS()); string(b) != `{"keys":[]}` {
 		t.Errorf("empty ring: %s", b)
@@ -187,21 +194,134 @@ func TestSign(t *testing.T) {
 	}
 }
 
-func TestSignJWS(t *testing.T) {
-	ring := testRing(t, "ec-a")
-	receipt, err := ring.SignJWS([]byte(`{"file":"x.csv","sha256":"00"}`))
+func TestDocumentKeys(t *testing.T) {
+	a, b := testKey(t, "ec-a"), testKey(t, "rsa-b")
+	docs := NewDocumentKeys(a, b)
+	if a.ID == "" || strings.HasPrefix(a.ID, "doc-") {
+		t.Fatal("NewDocumentKeys changed the caller's key")
+	}
+	pemData, err := docs.MarshalPEM()
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSignedCompact(receipt, allowedAlgs)
+	back, err := ParseDocumentKeys(pemData)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if typ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType]; typ != "JWT" {
-		t.Fatalf("typ %v", typ)
+	pubPEM, err := docs.MarshalPublicPEM()
+	if err != nil {
+		t.Fatal(err)
 	}
-	set := ring.PublicJWKS()
-	if p, err := jws.Verify(set.Keys[0]); err != nil || string(p) != `{"file":"x.csv","sha256":"00"}` {
-		t.Fatalf("receipt does not verify with the JWKS: %v", err)
+	if strings.Contains(string(pubPEM), "PRIVATE") {
+		t.Fatalf("public PEM holds a private key: %s", pubPEM)
+	}
+	fromPublic, err := ParseDocumentPublicKeys(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := back.PublicJWKS()
+	if len(published.Keys) != 2 || len(fromPublic.Keys) != 2 {
+		t.Fatalf("%d keys from the private PEM, %d from the public PEM, want 2", len(published.Keys), len(fromPublic.Keys))
+	}
+	for i, want := range []*SigningKey{a, b} {
+		for _, k := range []PublishedKey{published.Keys[i], fromPublic.Keys[i]} {
+			if k.KeyID != "doc-"+want.ID || k.Algorithm != want.Algorithm || k.Use != "sig" || !k.IsPublic() {
+				t.Errorf("key %d published as %s %s %s, want doc-%s %s sig", i, k.KeyID, k.Algorithm, k.Use, want.ID, want.Algorithm)
+			}
+			if !slices.Equal(k.Typs, DocumentTyps) || k.Signs(TypAccessToken) {
+				t.Errorf("key %d signs %v, want %v", i, k.Typs, DocumentTyps)
+			}
+		}
+	}
+
+	payload := []byte(`{"file":"x.csv","sha256":"00"}`)
+	for typ, signer := range map[string]*DocumentSigner{TypReceipt: back.Receipts(), TypWebhook: back.Webhooks()} {
+		compact, err := signer.SignJWS(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := jose.ParseSignedCompact(compact, allowedAlgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := jws.Signatures[0].Protected
+		if h.ExtraHeaders[jose.HeaderType] != typ || h.KeyID != "doc-"+a.ID {
+			t.Fatalf("%s: header typ %v kid %s", typ, h.ExtraHeaders[jose.HeaderType], h.KeyID)
+		}
+		keys := fromPublic.Key(h.KeyID)
+		if len(keys) != 1 || !keys[0].Signs(typ) {
+			t.Fatalf("%s: the public PEM publishes %d keys for its kid", typ, len(keys))
+		}
+		if p, err := jws.Verify(keys[0].JSONWebKey); err != nil || string(p) != string(payload) {
+			t.Fatalf("%s does not verify with the published key: %v", typ, err)
+		}
+	}
+}
+
+func TestParseDocumentPublicKeys(t *testing.T) {
+	priv, _ := NewKeyRing(testKey(t, "rsa-a")).MarshalPEM()
+	pubDER, _ := x509.MarshalPKIXPublicKey(testKey(t, "rsa-a").Key.Public())
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	smallDER, _ := x509.MarshalPKIXPublicKey(&small.PublicKey)
+	for name, in := range map[string][]byte{
+		"a private key":       priv,
+		"a private key after": append(append([]byte{}, pub...), priv...),
+		"nothing":             []byte("no PEM here"),
+		"a small RSA key":     pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: smallDER}),
+		"garbage":             pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("x")}),
+	} {
+		if _, err := ParseDocumentPublicKeys(in); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(testKey(t, "rsa-a").Key.Public().(*rsa.PublicKey))})
+	set, err := ParseDocumentPublicKeys(append(append([]byte("comment\n"), pub...), pkcs1...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 1 || set.Keys[0].KeyID != "doc-"+testKey(t, "rsa-a").ID {
+		t.Fatalf("%d keys, want the one key once", len(set.Keys))
+	}
+}
+
+func TestPublishJWKS(t *testing.T) {
+	tokens := testRing(t, "rsa-a", "ec-a")
+	docs := NewDocumentKeys(testKey(t, "rsa-b"))
+	set, err := PublishJWKS(tokens, docs.PublicJWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a partner's library reads it: go-jose keeps every key, ignoring the marker.
+	var plain jose.JSONWebKeySet
+	if err := json.Unmarshal(b, &plain); err != nil || len(plain.Keys) != 3 {
+		t.Fatalf("go-jose reads %d keys (%v) of %s", len(plain.Keys), err, b)
+	}
+	var back JWKS
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		tokens.keys[0].ID:               {TypAccessToken},
+		tokens.keys[1].ID:               {TypAccessToken},
+		"doc-" + testKey(t, "rsa-b").ID: DocumentTyps,
+	}
+	for _, k := range back.Keys {
+		if !slices.Equal(k.Typs, want[k.KeyID]) {
+			t.Errorf("%s signs %v, want %v", k.KeyID, k.Typs, want[k.KeyID])
+		}
+		delete(want, k.KeyID)
+	}
+	if len(want) != 0 {
+		t.Errorf("not published: %v", want)
+	}
+
+	// The access-token key reused as a document key is refused, not published.
+	if _, err := PublishJWKS(tokens, NewDocumentKeys(testKey(t, "ec-a")).PublicJWKS()); err == nil {
+		t.Fatal("a document key that is also an access-token key was published")
 	}
 }

@@ -43,6 +43,7 @@ var (
 	errNoKid      = invalid("no key id")
 	errUnknownKey = invalid("unknown key")
 	errKeyAlg     = invalid("key not usable with the token's algorithm")
+	errKeyUse     = invalid("key does not sign access tokens")
 	errSignature  = invalid("bad signature")
 	errClaims     = invalid("malformed claims")
 	errIssuer     = invalid("wrong issuer")
@@ -111,22 +112,35 @@ type Verifier struct {
 }
 
 type keySet struct {
-	keys    []jose.JSONWebKey
+	keys []jose.JSONWebKey // the access-token keys
+	// others are the kids of keys the JWKS publishes for other things
+	// (receipts, webhooks): a token naming one is refused at once, without
+	// a fetch, as no fetch can make it an access-token key.
+	others  map[string]bool
 	fetched time.Time
 }
 
-// find returns the key for kid usable with alg; known says whether kid
-// exists at all, to tell a rotated key from an algorithm mix-up.
-func (s *keySet) find(kid, alg string) (key *jose.JSONWebKey, known bool) {
+// find returns the access-token key for kid usable with alg, or the reason
+// a known kid cannot verify the token; both nil means kid is unknown (a
+// rotated key, perhaps), to tell it from an algorithm mix-up or a document
+// key.
+func (s *keySet) find(kid, alg string) (*jose.JSONWebKey, error) {
+	known := false
 	for i := range s.keys {
 		if s.keys[i].KeyID == kid {
 			known = true
 			if usableKey(&s.keys[i], alg) {
-				return &s.keys[i], true
+				return &s.keys[i], nil
 			}
 		}
 	}
-	return nil, known
+	switch {
+	case known:
+		return nil, errKeyAlg
+	case s.others[kid]:
+		return nil, errKeyUse
+	}
+	return nil, nil
 }
 
 // NewVerifier makes no request: a function must start, and answer its health
@@ -277,15 +291,15 @@ func headerAlg(raw string) (string, bool) {
 func (v *Verifier) key(ctx context.Context, kid, alg string, now time.Time) (*jose.JSONWebKey, error) {
 	ks := v.keys.Load()
 	if ks != nil {
-		k, known := ks.find(kid, alg)
+		k, err := ks.find(kid, alg)
 		if k != nil {
 			if now.Sub(ks.fetched) >= keysMaxAge {
 				v.refreshInBackground(now)
 			}
 			return k, nil
 		}
-		if known {
-			return nil, errKeyAlg
+		if err != nil {
+			return nil, err
 		}
 	}
 	gen, lastErr, ok := v.mayFetch(now, ks != nil)
@@ -300,12 +314,12 @@ func (v *Verifier) key(ctx context.Context, kid, alg string, now time.Time) (*jo
 	}
 	err := v.fetch(ctx, gen)
 	if ks = v.keys.Load(); ks != nil {
-		k, known := ks.find(kid, alg)
+		k, ferr := ks.find(kid, alg)
 		if k != nil {
 			return k, nil
 		}
-		if known {
-			return nil, errKeyAlg
+		if ferr != nil {
+			return nil, ferr
 		}
 	}
 	if err != nil {
@@ -371,14 +385,15 @@ func (v *Verifier) fetchOnce(gen uint64) error {
 		return err
 	}
 	v.mu.Unlock()
-	keys, err := v.download()
+	ks, err := v.download()
 	now := v.cfg.Now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.gen++
 	v.lastAttempt, v.lastErr = now, err
 	if err == nil {
-		v.keys.Store(&keySet{keys: keys, fetched: now})
+		ks.fetched = now
+		v.keys.Store(ks)
 	}
 	return err
 }
@@ -386,7 +401,7 @@ func (v *Verifier) fetchOnce(gen uint64) error {
 // download fetches and parses the JWKS. The request does not carry a
 // caller's context: its result is shared, and a client hanging up must not
 // fail it for everyone.
-func (v *Verifier) download() ([]jose.JSONWebKey, error) {
+func (v *Verifier) download() (*keySet, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
@@ -410,33 +425,57 @@ func (v *Verifier) download() ([]jose.JSONWebKey, error) {
 	if len(body) > maxJWKSBytes {
 		return nil, fmt.Errorf("read JWKS %s: larger than %d bytes", v.cfg.JWKSURL, maxJWKSBytes)
 	}
-	keys, err := parseJWKS(body)
+	ks, err := parseJWKS(body)
 	if err != nil {
 		return nil, fmt.Errorf("JWKS %s: %w", v.cfg.JWKSURL, err)
 	}
-	return keys, nil
+	return ks, nil
 }
 
-// parseJWKS keeps the usable signing keys and skips the rest one by one:
-// issuers publish encryption keys, certificates and key types this package
-// does not know, and one such key must not make all the others unusable.
-func parseJWKS(body []byte) ([]jose.JSONWebKey, error) {
+// parseJWKS keeps the usable access-token keys and skips the rest one by
+// one: issuers publish encryption keys, certificates and key types this
+// package does not know, and one such key must not make all the others
+// unusable.
+//
+// Which keys sign access tokens is what the JWKS says in TypsMember: a key
+// is one only if it lists at+jwt. The service publishes its document keys
+// (receipts, webhooks) in the same JWKS, with "use":"sig" like any signing
+// key, and their holders must not be able to mint tokens with them. A JWKS
+// in which no key carries the member is an external authorisation server's
+// (an API gateway, Keycloak, PDND: contract.md lets one replace
+// oauth-token), which signs nothing but tokens there, so all its signing
+// keys are access-token keys. Once any key carries the member, every key
+// without at+jwt is refused, so a key published without the member beside
+// marked ones is not trusted either.
+func parseJWKS(body []byte) (*keySet, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	var keys []jose.JSONWebKey
+	var parsed []PublishedKey
+	marked := false
 	for _, raw := range doc.Keys {
-		var k jose.JSONWebKey
-		if json.Unmarshal(raw, &k) != nil || k.KeyID == "" || !trustableKey(&k) {
+		var k PublishedKey
+		if json.Unmarshal(raw, &k) != nil || k.KeyID == "" {
 			continue
 		}
-		keys = append(keys, k)
+		marked = marked || k.Typs != nil
+		parsed = append(parsed, k)
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("no usable signing key (RS256, PS256 or ES256, with a kid)")
+	ks := &keySet{others: map[string]bool{}}
+	for i := range parsed {
+		k := &parsed[i]
+		switch {
+		case marked && !k.Signs(TypAccessToken):
+			ks.others[k.KeyID] = true
+		case trustableKey(&k.JSONWebKey):
+			ks.keys = append(ks.keys, k.JSONWebKey)
+		}
 	}
-	return keys, nil
+	if len(ks.keys) == 0 {
+		return nil, errors.New("no usable access-token signing key (RS256, PS256 or ES256, with a kid, and rdc_typ at+jwt when keys are marked)")
+	}
+	return ks, nil
 }

@@ -36,10 +36,6 @@ func TestVerify(t *testing.T) {
 		jws, _ := s.Sign([]byte(parts[1]))
 		return jws.FullSerialize()
 	}()
-	receipt, err := ring.SignJWS(mustJSON(t, wireMap(now)))
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	tests := []struct {
 		name   string
@@ -74,7 +70,9 @@ func TestVerify(t *testing.T) {
 		{"alg none", b64([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+key.ID+`"}`)) + "." + parts[1] + ".", "disallowed algorithm"},
 		{"HS256 keyed with the public key", rawToken(t, pubDER, jose.HS256, atHdr, wireMap(now)), "disallowed algorithm"},
 		{"ES256 with an RSA key's kid", rawToken(t, ec.Key, jose.ES256, atHdr, wireMap(now)), "key not usable"},
-		{"typ JWT (a receipt)", receipt, "typ"},
+		{"typ JWT", rawToken(t, key.Key, jose.RS256, hdr("JWT"), wireMap(now)), "typ"},
+		{"typ of a receipt", rawToken(t, key.Key, jose.RS256, hdr(TypReceipt), wireMap(now)), "typ"},
+		{"typ of a webhook", rawToken(t, key.Key, jose.RS256, hdr(TypWebhook), wireMap(now)), "typ"},
 		{"no typ", rawToken(t, key.Key, jose.RS256, map[string]any{"kid": key.ID}, wireMap(now)), "typ"},
 		{"no kid", rawToken(t, key.Key, jose.RS256, map[string]any{"typ": "at+jwt"}, wireMap(now)), "no key id"},
 		{"JSON serialization", jsonForm, "malformed"},
@@ -402,12 +400,12 @@ func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
 	hsAlg, _ := (&jose.JSONWebKey{Key: testKey(t, "rsa-ps").Key.Public(), KeyID: "hs", Algorithm: "HS256"}).MarshalJSON()
 	body := `{"keys":[{"kty":"AKP","kid":"pq","alg":"ML-DSA-44","pub":"AAAA"},` + string(encJWK) + `,` +
 		string(noKid) + `,` + string(hsAlg) + `,{"kty":"oct","kid":"s","k":"c2VjcmV0"},` + string(goodJWK) + `]}`
-	keys, err := parseJWKS([]byte(body))
+	ks, err := parseJWKS([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys[0].KeyID != good.ID {
-		t.Fatalf("kept %d keys, want only %s", len(keys), good.ID)
+	if len(ks.keys) != 1 || ks.keys[0].KeyID != good.ID || len(ks.others) != 0 {
+		t.Fatalf("kept %d keys and %d others, want only %s", len(ks.keys), len(ks.others), good.ID)
 	}
 }
 
@@ -502,5 +500,91 @@ func TestFetchSkipsWhenAnotherJustEnded(t *testing.T) {
 	}
 	if n := srv.hits.Load(); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
+	}
+}
+
+// TestVerifyRefusesDocumentKeys serves the JWKS as oauth-token does (the
+// access-token key and a document key) and forges, with the document key,
+// tokens valid in every other respect, typ at+jwt included: each is refused,
+// and none costs a JWKS fetch.
+func TestVerifyRefusesDocumentKeys(t *testing.T) {
+	tokens := testRing(t, "rsa-a")
+	doc := testKey(t, "ec-a")
+	docs := NewDocumentKeys(doc)
+	set, err := PublishJWKS(tokens, docs.PublicJWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newJWKSServer(t, tokens)
+	srv.serveRaw(mustJSON(t, set))
+	clk := newClock()
+	v := newTestVerifier(srv, clk, nil)
+	ctx := context.Background()
+	now := clk.Now()
+	if _, err := v.Verify(ctx, mustSign(t, tokens, claimsAt(now, nil))); err != nil {
+		t.Fatalf("the access-token key's token: %v", err)
+	}
+	at := func(kid string) map[string]any { return map[string]any{"kid": kid, "typ": "at+jwt"} }
+	for name, tc := range map[string]struct{ tok, reason string }{
+		"under its published kid":   {rawToken(t, doc.Key, jose.ES256, at("doc-"+doc.ID), wireMap(now)), "does not sign access tokens"},
+		"under its thumbprint":      {rawToken(t, doc.Key, jose.ES256, at(doc.ID), wireMap(now)), "unknown key"},
+		"under the token key's kid": {rawToken(t, doc.Key, jose.ES256, at(tokens.Signer().ID), wireMap(now)), "key not usable"},
+		"a receipt":                 {mustSignDoc(t, docs.Receipts(), wireMap(now)), "typ"},
+	} {
+		_, err := v.Verify(ctx, tc.tok)
+		if !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), tc.reason) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.reason)
+		}
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Errorf("%d JWKS fetches, want 1", n)
+	}
+}
+
+func mustSignDoc(t *testing.T, s *DocumentSigner, v any) string {
+	t.Helper()
+	out, err := s.SignJWS(mustJSON(t, v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestVerifyTrustsOnlyMarkedKeys: in a JWKS that marks its keys, a key
+// without at+jwt is refused even without a marker of its own (a key slipped
+// in beside marked ones); a JWKS that marks none is an external
+// authorisation server's, whose signing keys all sign tokens.
+func TestVerifyTrustsOnlyMarkedKeys(t *testing.T) {
+	marked := testRing(t, "rsa-a")
+	plain := testKey(t, "rsa-b")
+	plainJWK := jose.JSONWebKey{Key: plain.Key.Public(), KeyID: plain.ID, Algorithm: plain.Algorithm, Use: "sig"}
+	ctx := context.Background()
+
+	set := marked.PublicJWKS()
+	set.Keys = append(set.Keys, PublishedKey{JSONWebKey: plainJWK})
+	srv := newJWKSServer(t, marked)
+	srv.serveRaw(mustJSON(t, set))
+	clk := newClock()
+	v := newTestVerifier(srv, clk, nil)
+	if _, err := v.Verify(ctx, mustSign(t, marked, claimsAt(clk.Now(), nil))); err != nil {
+		t.Fatalf("marked key: %v", err)
+	}
+	if _, err := v.Verify(ctx, mustSign(t, NewKeyRing(plain), claimsAt(clk.Now(), nil))); !errors.Is(err, errKeyUse) {
+		t.Fatalf("unmarked key beside marked ones: err = %v, want %v", err, errKeyUse)
+	}
+
+	external := newJWKSServer(t, marked)
+	external.serveRaw(mustJSON(t, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{plainJWK}}))
+	v = newTestVerifier(external, newClock(), nil)
+	if _, err := v.Verify(ctx, mustSign(t, NewKeyRing(plain), claimsAt(clk.Now(), nil))); err != nil {
+		t.Fatalf("an external issuer's unmarked key: %v", err)
+	}
+
+	// Marked, but for something else only: no access-token key at all.
+	onlyDocs := newJWKSServer(t, marked)
+	onlyDocs.serveRaw(mustJSON(t, NewDocumentKeys(plain).PublicJWKS()))
+	v = newTestVerifier(onlyDocs, newClock(), nil)
+	if _, err := v.Verify(ctx, mustSign(t, NewKeyRing(plain), claimsAt(clk.Now(), nil))); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("a JWKS of document keys only: err = %v, want ErrKeysUnavailable", err)
 	}
 }
