@@ -20,6 +20,10 @@
 // its restarts within a key generation. Both follow the same tickets, epochs
 // and generations, so the local level is exactly as fresh as Redis.
 //
+// What goes to Redis is sealed (Sealer): answers name household members, so
+// Redis holds only ciphertext bound to its key, and keys hold subject
+// references (HMACs), never a codice fiscale. Without a key Redis is not used.
+//
 // Redis is a cache here: when it fails, callers read PostgreSQL, and Redis is
 // left alone for a few seconds instead of adding a timeout to every request.
 package cache
@@ -41,7 +45,8 @@ import (
 
 // Cache of one kind of look-up answer.
 type Cache struct {
-	rdb    *redis.Client
+	rdb    *redis.Client // nil: process-local level only
+	seal   *Sealer
 	prefix string
 	ttl    time.Duration
 	log    *slog.Logger
@@ -80,14 +85,24 @@ func Totals() Counts {
 // Ticket is the invalidation epoch observed before reading the source.
 type Ticket uint64
 
-// New returns a cache whose Redis keys start with prefix; with rdb nil only
-// the process-local level is used.
-func New(rdb *redis.Client, prefix string, ttl time.Duration, log *slog.Logger) *Cache {
+// New returns a cache whose Redis keys start with prefix. Values go to Redis
+// sealed by seal; with rdb or seal nil only the process-local level is used,
+// so an answer is never written to Redis in clear.
+func New(rdb *redis.Client, seal *Sealer, prefix string, ttl time.Duration, log *slog.Logger) *Cache {
+	if rdb != nil && seal == nil {
+		noKey.Do(func() {
+			log.Warn("no cache-key secret: look-up answers are cached in each process only, not in Redis")
+		})
+		rdb = nil
+	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	return &Cache{rdb: rdb, prefix: prefix + hex.EncodeToString(b) + ":", ttl: ttl, log: log,
+	return &Cache{rdb: rdb, seal: seal, prefix: prefix + hex.EncodeToString(b) + ":", ttl: ttl, log: log,
 		local: map[string]entry{}, maxLocal: maxLocalEntries}
 }
+
+// noKey says once per process, not once per look-up, that Redis is left out.
+var noKey sync.Once
 
 // pause is how long Redis is left alone after an error.
 const pause = 5 * time.Second
@@ -138,6 +153,12 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
 		c.failed("get", err)
 		return nil, false
 	}
+	b, ok = c.seal.Open(full, b)
+	if !ok {
+		// Tampered, sealed under another key or by a retired key: read again.
+		counts.miss.Add(1)
+		return nil, false
+	}
 	counts.redis.Add(1)
 	// Kept locally only if no invalidation passed since before the GET: its
 	// DEL may have come after the value was read.
@@ -172,7 +193,7 @@ func (c *Cache) Put(ctx context.Context, t Ticket, key string, val []byte) {
 	if !c.redisUsable() {
 		return
 	}
-	if err := c.rdb.Set(ctx, full, val, c.ttl).Err(); err != nil {
+	if err := c.rdb.Set(ctx, full, c.seal.Seal(full, val), c.ttl).Err(); err != nil {
 		c.failed("set", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // newLocal is a cache with only the process-local level, as if its listener
 // were connected.
 func newLocal(max int) *Cache {
-	c := New(nil, "t:", time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := New(nil, nil, "t:", time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	c.maxLocal = max
 	c.listening.Store(true)
 	return c

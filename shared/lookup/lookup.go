@@ -56,7 +56,7 @@ func New[T any](p *platform.Platform, action string, read Read[T]) *Lookup[T] {
 		read:     read,
 		db:       p.DB,
 		subjects: p.Subjects,
-		cache:    cache.New(p.Redis, p.RedisKey(action)+":", cacheTTL, p.Log),
+		cache:    cache.New(p.Redis, p.CacheSeal, p.RedisKey(action)+":", cacheTTL, p.Log),
 	}
 	go l.cache.Listen(p.Life, p.DB, Channel, l.staleKeys)
 	return l
