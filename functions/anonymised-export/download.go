@@ -2,12 +2,9 @@ package function
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -20,30 +17,37 @@ import (
 	"github.com/rdc-interop/faas/shared/web"
 )
 
-// download streams the file once. When every byte has gone out, the file is
-// removed and the receipt signed; an interrupted download removes nothing,
-// and the recipient may try again.
+// download streams the file once. It first claims the export (claim.go):
+// of downloads at once, one gets the file and the others 409, and once it
+// has completed every other is 410. When every byte has gone out the file
+// is removed and the receipt signed; an interrupted download removes
+// nothing and releases its claim, and the recipient may try again.
 func (x *exporter) download(w http.ResponseWriter, r *http.Request) error {
-	it, _, err := x.own(r)
+	it, rc, err := x.own(r)
 	if err != nil {
 		return err
 	}
 	if err := x.fromAllowedAddress(r); err != nil {
 		return err
 	}
-	switch it.Stato {
-	case "PRONTO":
-	case "SCARICATO", "SCADUTO":
-		return problem.Newf(problem.Gone, "the export was %s", map[string]string{"SCARICATO": "downloaded already", "SCADUTO": "not downloaded in time and was removed"}[it.Stato])
-	default:
-		return problem.Newf(problem.Conflict, "the export is %s, not ready", it.Stato)
+	c, err := takeDownload(r.Context(), x.db, it.IDExport, rc.org)
+	if err != nil {
+		return err
 	}
-	var object, sum string
-	var size int64
-	if err := x.db.QueryRow(r.Context(), `SELECT oggetto, byte, sha256 FROM export WHERE id = $1`, it.IDExport).Scan(&object, &size, &sum); err != nil {
-		return db.Translate(fmt.Errorf("read export: %w", err))
-	}
-	body, _, err := x.files.Open(r.Context(), object)
+	completed := false
+	defer func() {
+		if completed {
+			return
+		}
+		if err := c.release(r.Context(), x.db); err != nil {
+			x.log.Warn("export download's claim not released; it runs out by itself", "id_export", it.IDExport, "err", err)
+		}
+	}()
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	go c.keep(ctx, x.db)
+
+	body, _, err := x.files.Open(ctx, c.object)
 	if errors.Is(err, files.ErrNotFound) {
 		return problem.New(problem.Gone, "the export's file is no longer there")
 	}
@@ -56,15 +60,18 @@ func (x *exporter) download(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", contentTypes[it.Formato])
-	w.Header().Set("Content-Length", fmt.Sprint(size))
+	w.Header().Set("Content-Length", fmt.Sprint(c.size))
 	w.Header().Set("Content-Disposition", `attachment; filename="`+it.IDExport+`.`+it.Formato+`"`)
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), body)
-	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != sum {
-		x.log.Warn("export download interrupted; the file stays for another try", "id_export", it.IDExport, "sent", n, "size", size)
+	n, sum, err := c.send(w, body)
+	if err != nil || n != c.size || sum != c.sum {
+		x.log.Warn("export download interrupted; the file stays for another try", "id_export", it.IDExport, "sent", n, "size", c.size, "err", err)
 		return nil // the status line is gone: nothing more to say to this client
 	}
-	if err := x.complete(context.WithoutCancel(r.Context()), r, it, object, sum, size); err != nil {
+	completed, err = x.complete(context.WithoutCancel(ctx), r, it, c)
+	switch {
+	case err != nil && completed:
+		x.log.Error("export downloaded and recorded, but its file not removed", "id_export", it.IDExport, "err", err)
+	case err != nil:
 		x.log.Error("export downloaded but not recorded; it stays downloadable", "id_export", it.IDExport, "err", err)
 	}
 	return nil
@@ -103,32 +110,41 @@ type receiptBody struct {
 	ScaricatoIl time.Time `json:"scaricato_il"`
 }
 
-// complete records the download with its signed receipt, then removes the file.
-func (x *exporter) complete(ctx context.Context, r *http.Request, it item, object, sum string, size int64) error {
-	rb := receiptBody{IDExport: it.IDExport, SHA256: sum, Byte: size, ScaricatoIl: time.Now().UTC().Truncate(time.Second)}
+// complete records the download with its signed receipt, then removes the
+// file; false when it could not be recorded, and the file stays. The client
+// has the whole file by now, so a failure to reach PostgreSQL is retried
+// while the claim surely holds.
+func (x *exporter) complete(ctx context.Context, r *http.Request, it item, c *claim) (bool, error) {
+	rb := receiptBody{IDExport: it.IDExport, SHA256: c.sum, Byte: c.size, ScaricatoIl: time.Now().UTC().Truncate(time.Second)}
 	if it.Righe != nil {
 		rb.Righe = *it.Righe
 	}
 	payload, _ := json.Marshal(rb)
 	jws, err := x.receipts.SignJWS(payload)
 	if err != nil {
-		return fmt.Errorf("sign receipt: %w", err)
+		return false, fmt.Errorf("sign receipt: %w", err)
 	}
-	tag, err := x.db.Exec(ctx, `
-		UPDATE export SET stato = 'SCARICATO', scaricato_il = $2, ricevuta = $3, aggiornato_il = now()
-		WHERE id = $1 AND stato = 'PRONTO'`, it.IDExport, rb.ScaricatoIl, jws)
-	if err != nil {
-		return db.Translate(fmt.Errorf("record download: %w", err))
-	}
-	if tag.RowsAffected() == 1 {
-		if err := web.Audit(r.WithContext(ctx), audit.Entry{Action: "export-download", Outcome: "downloaded:" + it.IDExport, Status: http.StatusOK}); err != nil {
-			x.log.Error("export: download audit not stored", "id_export", it.IDExport, "err", err)
+	var done bool
+	for wait := 250 * time.Millisecond; ; wait *= 2 {
+		done, err = c.finish(ctx, x.db, rb.ScaricatoIl, jws)
+		if err == nil || problem.KindOf(err) != problem.Unavailable || !c.sure(wait+5*time.Second) {
+			break
 		}
+		time.Sleep(wait)
 	}
-	if err := x.files.Remove(ctx, object); err != nil {
-		return err
+	if err != nil {
+		return false, err
 	}
-	return x.files.Remove(ctx, object+".manifest.json")
+	if !done {
+		return false, errClaimLost
+	}
+	if err := web.Audit(r.WithContext(ctx), audit.Entry{Action: "export-download", Outcome: "downloaded:" + it.IDExport, Status: http.StatusOK}); err != nil {
+		x.log.Error("export: download audit not stored", "id_export", it.IDExport, "err", err)
+	}
+	if err := x.files.Remove(ctx, c.object); err != nil {
+		return true, err
+	}
+	return true, x.files.Remove(ctx, c.object+".manifest.json")
 }
 
 type receipt struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ type exporter struct {
 	db       *pgxpool.Pool
 	files    *files.Store
 	master   []byte
-	receipts *auth.KeyRing
+	receipts *auth.DocumentSigner
 	log      *slog.Logger
 	life     context.Context // jobs outlive the request that starts them
 	slots    chan struct{}   // one per job allowed to run at once
@@ -108,7 +109,7 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idem, err := idempotency.Read(r)
+	idem, err := idempotency.Read(r, claims.Subject, "anonymised-export")
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request,
 	var out accepted
 	replayed := false
 	err := db.Transact(ctx, x.db, func(tx pgx.Tx) error {
-		earlier, err := idempotency.Claim(ctx, tx, j.client, "anonymised-export", idem)
+		earlier, err := idempotency.Claim(ctx, tx, idem)
 		if err != nil {
 			return err
 		}
@@ -162,6 +163,11 @@ func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request,
 			replayed = true
 			out.IDExport = earlier
 			return tx.QueryRow(ctx, `SELECT stato FROM export WHERE id = $1`, earlier).Scan(&out.Stato)
+		}
+		if j.client != scheduledClient {
+			if err := withinQuota(ctx, tx, j.org); err != nil {
+				return err
+			}
 		}
 		// A job whose replica died mid-run would block the period forever.
 		if _, err := tx.Exec(ctx, `
@@ -177,7 +183,7 @@ func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request,
 			VALUES ($1, $2, $3, $4, $5, $6, 'IN_CODA',
 			        coalesce(nullif($7, ''), (SELECT formato FROM export_destinatario WHERE org = $2), '`+formatCSV+`'))`,
 			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time(), j.formato)
-		idempotency.QueueComplete(b, j.client, "anonymised-export", idem, id)
+		idempotency.QueueComplete(b, idem, id)
 		trace(b, id, http.StatusAccepted)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if problem.KindOf(db.Translate(err)) == problem.Conflict {
@@ -195,6 +201,51 @@ func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request,
 		go x.run(id)
 	}
 	return out, replayed, nil
+}
+
+// scheduledClient is the client_id of the monthly exports the schedule makes.
+const scheduledClient = "-"
+
+// The quota of a recipient's requested exports queued or running at once
+// (migration 012): export_destinatario.max_attivi, defaultMaxActive
+// without a row (the column's default). The schedule's own exports, two a
+// month per recipient, neither count nor are refused, so a recipient's
+// requests cannot crowd out its monthly run.
+const (
+	defaultMaxActive = 3
+	// quotaRetryAfter is what a refused request is told to wait, in
+	// seconds: a job of the test-sized periods takes seconds, a national
+	// year of microdata a few minutes.
+	quotaRetryAfter = 30
+	// quotaLocks is the first key of the recipients' advisory locks, so
+	// they meet no other lock of the database ("EX").
+	quotaLocks int32 = 0x4558
+)
+
+// withinQuota refuses, with 429, a request of org's beyond its quota. It
+// takes org's lock for the rest of tx, so two requests at once cannot both
+// pass the last slot: the second counts once the first has committed or
+// rolled back. An advisory lock, because a recipient may have no
+// export_destinatario row to lock.
+func withinQuota(ctx context.Context, tx pgx.Tx, org string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, quotaLocks, org); err != nil {
+		return db.Translate(fmt.Errorf("lock the recipient's quota: %w", err))
+	}
+	var limit, active int
+	err := tx.QueryRow(ctx, `
+		SELECT coalesce((SELECT max_attivi FROM export_destinatario WHERE org = $1), $2),
+		       (SELECT count(*) FROM export
+		        WHERE org = $1 AND client_id <> $3 AND stato IN ('IN_CODA', 'IN_CORSO')
+		          AND aggiornato_il >= now() - $4 * interval '1 second')`,
+		org, defaultMaxActive, scheduledClient, int(staleAfter.Seconds())).Scan(&limit, &active)
+	if err != nil {
+		return db.Translate(fmt.Errorf("count the recipient's exports: %w", err))
+	}
+	if active >= limit {
+		return problem.Newf(problem.TooManyRequests, "%d exports asked for are queued or running, the most allowed at once; ask again when one has ended", limit).
+			WithHeader("Retry-After", strconv.Itoa(quotaRetryAfter))
+	}
+	return nil
 }
 
 // item is an export as its recipient sees it.

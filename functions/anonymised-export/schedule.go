@@ -70,11 +70,13 @@ func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 	return web.JSON(w, http.StatusOK, map[string]int{"avviati": started, "scaduti": expired})
 }
 
-// expire removes the files of exports not downloaded in time.
+// expire removes the files of exports not downloaded in time. A download
+// in progress is let finish: its file is not pulled from under it.
 func (x *exporter) expire(r *http.Request) (int, error) {
 	rows, err := x.db.Query(r.Context(), `
 		UPDATE export SET stato = 'SCADUTO', aggiornato_il = now()
-		WHERE stato = 'PRONTO' AND scade_il < now() RETURNING oggetto`)
+		WHERE stato = 'PRONTO' AND scade_il < now() AND (scaricamento_id IS NULL OR scaricamento_scade_il < now())
+		RETURNING oggetto`)
 	if err != nil {
 		return 0, db.Translate(fmt.Errorf("expire exports: %w", err))
 	}
