@@ -24,6 +24,10 @@ import (
 // Scope a token must carry.
 const Scope = "apl:offerte"
 
+// Schedule of the refusals' outbox safety net: every minute (each replica
+// also delivers as soon as a refusal commits).
+const Schedule = "* * * * *"
+
 // maxBody is the contract's limit of a bulk call.
 const maxBody = 10 << 20
 
@@ -48,7 +52,7 @@ var handler = web.New("apl-offers", func(p *platform.Platform) ([]web.Route, err
 	}
 	return []web.Route{
 		// The cron-connector calls it too: the refusals' outbox safety net.
-		{Method: http.MethodPost, Path: "/", Scope: Scope, Cron: true, MaxBody: maxBody, Handle: x.create},
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Schedule: Schedule, MaxBody: maxBody, Handle: x.create},
 		{Method: http.MethodPost, Path: "/{id}/rifiuti", Scope: Scope, Handle: x.refuse},
 		{Method: http.MethodGet, Path: "/rif/{rif...}", Scope: Scope, Handle: x.byReference},
 		{Method: http.MethodGet, Path: "/{id}", Scope: Scope, Handle: x.get},

@@ -35,6 +35,10 @@ var handler = web.New("oauth-token", func(p *platform.Platform) ([]web.Route, er
 		keys:     newKeySource(p.Config.Secrets, reload),
 		clients:  clientStore{db: p.DB},
 		log:      p.Log,
+		logins: logins{
+			limits: p.Limits, perClient: p.Config.RateLimitLoginClient, perAddress: p.Config.RateLimitLoginAddress,
+		},
+		registrations: p.Clients,
 	}
 	if _, err := s.keys.ring(); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)

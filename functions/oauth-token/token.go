@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/clients"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -28,6 +29,10 @@ type server struct {
 	keys     *keySource
 	clients  clientStore
 	log      *slog.Logger
+	logins   logins
+	// registrations answer whether the client may call from the request's
+	// address (allowed_cidrs), as every other function asks on every call.
+	registrations *clients.Registry
 }
 
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -60,18 +65,39 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) error {
 	form := r.PostForm
 	for name, vs := range form {
 		if len(vs) > 1 {
-			return oauthError(problem.Invalid, "invalid_request", "parameter "+name+" is repeated")
+			return oauthError(problem.Invalid, "invalid_request", "a parameter is repeated")
+		}
+		// A NUL or other control character cannot be a client id, a secret
+		// or a scope, and PostgreSQL could not even look it up.
+		if web.TextError(name, vs[0], false) != nil || web.TextError(name, name, false) != nil {
+			return oauthError(problem.Invalid, "invalid_request", "a parameter holds a control character or is not UTF-8")
 		}
 	}
+
 	if gt := form.Get("grant_type"); gt != "client_credentials" {
 		if gt == "" {
 			return oauthError(problem.Invalid, "invalid_request", "grant_type is required")
 		}
 		return oauthError(problem.Invalid, "unsupported_grant_type", "only client_credentials is supported")
 	}
+	claimed := claimedClient(r, form)
+	if err := s.logins.check(r, claimed); err != nil {
+		return err
+	}
 	c, err := s.authenticate(r, form)
+	if errors.Is(err, errInvalidClient) {
+		s.logins.failed(r, claimed)
+	}
 	if err != nil {
 		return err
+	}
+	reg, err := s.registrations.Get(r.Context(), c.id)
+	if err != nil {
+		return err
+	}
+	if addr, known := web.ClientIP(r); !reg.AllowsAddress(addr, known) {
+		s.log.Warn("token refused: address not allowed for the client", "client", c.id, "request_id", web.RequestID(r.Context()))
+		return oauthError(problem.Forbidden, "unauthorized_client", "this client may not ask for tokens from this address")
 	}
 	scopes, err := grant(c.scopes, form.Get("scope"))
 	if err != nil {
@@ -115,7 +141,9 @@ func (s *server) authenticate(r *http.Request, form url.Values) (client, error) 
 		// RFC 6749 §2.3.1: both parts are form-urlencoded inside Basic.
 		id, err1 := url.QueryUnescape(user)
 		secret, err2 := url.QueryUnescape(pass)
-		if err1 != nil || err2 != nil {
+		// Both parts are the caller's text once unescaped: a control
+		// character is no client's id or secret.
+		if err1 != nil || err2 != nil || web.TextError("", id, false) != nil || web.TextError("", secret, false) != nil {
 			return client{}, errInvalidClient
 		}
 		if cid := form.Get("client_id"); cid != "" && cid != id {
@@ -217,10 +245,10 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) jwks(w http.ResponseWriter, r *http.Request) error {
-	ring, err := s.keys.ring()
+	set, err := s.keys.published()
 	if err != nil {
 		return problem.Down("the signing keys", err)
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	return web.JSON(w, http.StatusOK, ring.PublicJWKS())
+	return web.JSON(w, http.StatusOK, set)
 }

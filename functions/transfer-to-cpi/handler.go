@@ -21,6 +21,9 @@ var Exchange = transfer.Exchange{
 	Partner:  "ANPAL",
 }
 
+// Schedule of the function's scheduled job (see transfer.Schedule).
+const Schedule = transfer.Schedule
+
 var handler = web.New(Exchange.Function, Exchange.Routes)
 
 // Handle is the OpenFaaS golang-middleware entry point.

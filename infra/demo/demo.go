@@ -29,6 +29,11 @@ type Client struct {
 	Scopes       []string `json:"scopes"`
 	AplRuolo     string   `json:"apl_ruolo,omitempty"`
 	Filiali      []string `json:"filiali,omitempty"`
+	// RateLimits by function ("*" for all), in ratelimit.Parse form; the
+	// configured default applies to the others.
+	RateLimits map[string]string `json:"rate_limits,omitempty"`
+	// AllowedCIDRs, when set, are the only addresses it may call from.
+	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
 }
 
 // Clients are the partners of contract.md's local development contract.
@@ -72,12 +77,21 @@ func Provision(ctx context.Context, pool *pgxpool.Pool, cs []Client) ([]Client, 
 		if filiali == nil {
 			filiali = []string{}
 		}
+		limits := c.RateLimits
+		if limits == nil {
+			limits = map[string]string{}
+		}
+		cidrs := c.AllowedCIDRs
+		if cidrs == nil {
+			cidrs = []string{}
+		}
 		_, err = pool.Exec(ctx, `
-			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali)
-			VALUES ($1, $1, $2, $3, $4, $5, $6)
+			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali, rate_limits, allowed_cidrs)
+			VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8::cidr[])
 			ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, org = EXCLUDED.org,
-				scopes = EXCLUDED.scopes, apl_ruolo = EXCLUDED.apl_ruolo, filiali = EXCLUDED.filiali, abilitato = true`,
-			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali)
+				scopes = EXCLUDED.scopes, apl_ruolo = EXCLUDED.apl_ruolo, filiali = EXCLUDED.filiali,
+				rate_limits = EXCLUDED.rate_limits, allowed_cidrs = EXCLUDED.allowed_cidrs, abilitato = true`,
+			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali, limits, cidrs)
 		if err != nil {
 			return nil, fmt.Errorf("register client %s: %w", c.ClientID, err)
 		}
@@ -126,10 +140,49 @@ func WriteJSON(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
+// ensureDocumentKeys writes the document keys (receipts, webhooks), apart
+// from the token signing keys: document-signing-keys for the functions that
+// sign, and its public halves as document-verify-keys for oauth-token to
+// publish. The public file is derived again whenever it is missing, so a
+// local set-up from before the split gets both.
+func ensureDocumentKeys(dir string) error {
+	private := filepath.Join(dir, "document-signing-keys")
+	if _, err := os.Stat(private); errors.Is(err, os.ErrNotExist) {
+		k, err := auth.GenerateRSAKey()
+		if err != nil {
+			return err
+		}
+		pem, err := auth.NewDocumentKeys(k).MarshalPEM()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(private, pem, 0o600); err != nil {
+			return err
+		}
+	}
+	public := filepath.Join(dir, "document-verify-keys")
+	if _, err := os.Stat(public); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	b, err := os.ReadFile(private)
+	if err != nil {
+		return err
+	}
+	docs, err := auth.ParseDocumentKeys(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", private, err)
+	}
+	pem, err := docs.MarshalPublicPEM()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(public, pem, 0o600)
+}
+
 // EnsureSecrets writes the function set's secrets into dir (as `faas-cli
 // local-run` mounts them) unless they are there already: the token signing
-// keys, the key of the audit trail's subject references and the master key
-// of the exports' pseudonyms.
+// keys, the document signing keys and their public halves, the key of the audit trail's subject references, the master key
+// of the exports' pseudonyms and the key of the look-up answers in Redis.
 func EnsureSecrets(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -148,7 +201,10 @@ func EnsureSecrets(dir string) error {
 			return err
 		}
 	}
-	for _, name := range []string{"audit-subject-key", "export-pseudonym-key"} {
+	if err := ensureDocumentKeys(dir); err != nil {
+		return err
+	}
+	for _, name := range []string{"audit-subject-key", "export-pseudonym-key", "cache-key"} {
 		path := filepath.Join(dir, name)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			b := make([]byte, 32)

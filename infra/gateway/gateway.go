@@ -25,10 +25,13 @@ import (
 
 // Function is one function the gateway serves.
 type Function struct {
-	Name     string
-	Handler  http.Handler
-	Timeout  time.Duration // the function's write_timeout / exec_timeout
-	Schedule string        // cron schedule (UTC), "" if none
+	Name    string
+	Handler http.Handler
+	Timeout time.Duration // the function's write_timeout / exec_timeout
+	// ReadTimeout bounds reading the request, body included (read_timeout),
+	// so a caller that stalls its body cannot hold a connection open.
+	ReadTimeout time.Duration
+	Schedule    string // cron schedule (UTC), "" if none
 }
 
 // Gateway routes /function/<name>/... to the function's handler.
@@ -43,6 +46,9 @@ func New(fns []Function, log *slog.Logger) *Gateway {
 	for _, f := range fns {
 		if f.Timeout == 0 {
 			f.Timeout = 30 * time.Second
+		}
+		if f.ReadTimeout == 0 {
+			f.ReadTimeout = 10 * time.Second
 		}
 		g.functions[f.Name] = f
 	}
@@ -59,15 +65,17 @@ func FromStack(s *stackfile.Stack, handlers map[string]http.Handler) ([]Function
 			return nil, fmt.Errorf("stack.yml function %s has no handler in the gateway", name)
 		}
 		sf := s.Functions[name]
-		timeout := 30 * time.Second
-		if v := sf.Environment["write_timeout"]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return nil, fmt.Errorf("function %s: write_timeout %q: %w", name, v, err)
+		f := Function{Name: name, Handler: h, Timeout: 30 * time.Second, ReadTimeout: 10 * time.Second, Schedule: sf.Schedule()}
+		for setting, into := range map[string]*time.Duration{"write_timeout": &f.Timeout, "read_timeout": &f.ReadTimeout} {
+			if v := sf.Environment[setting]; v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return nil, fmt.Errorf("function %s: %s %q: %w", name, setting, v, err)
+				}
+				*into = d
 			}
-			timeout = d
 		}
-		fns = append(fns, Function{Name: name, Handler: h, Timeout: timeout, Schedule: sf.Schedule()})
+		fns = append(fns, f)
 	}
 	for name := range handlers {
 		if _, ok := s.Functions[name]; !ok {
@@ -95,11 +103,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such function", http.StatusNotFound)
 		return
 	}
+	// Each function's own limits, as its watchdog sets them: the body must
+	// arrive within read_timeout, the answer leave within write_timeout.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(f.ReadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(f.Timeout + time.Second))
 	// The function sees the sub-path, as behind the OpenFaaS gateway.
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = "/" + sub
 	r2.URL.RawPath = ""
 	r2.RequestURI = r2.URL.RequestURI()
+	// The caller's address is appended, as an ingress in front of the
+	// OpenFaaS gateway does (TRUSTED_PROXY_HOPS=1): what the caller wrote
+	// in the header stays to its left, where nothing trusts it.
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		r2.Header.Set("X-Forwarded-For", strings.Join(append(r.Header.Values("X-Forwarded-For"), host), ", "))
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), f.Timeout)
 	defer cancel()
 	f.Handler.ServeHTTP(w, r2.WithContext(ctx))
@@ -108,10 +127,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve listens on addr and serves until ctx is done, then shuts down
 // gracefully: in-flight requests get up to drain to finish.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	// Per-request deadlines follow each function's timeouts (ServeHTTP);
+	// these bound what comes before and after: headers, idle keep-alives,
+	// and the longest function's request as a backstop.
+	longest, longestRead := time.Duration(0), time.Duration(0)
+	for _, f := range g.functions {
+		longest, longestRead = max(longest, f.Timeout), max(longestRead, f.ReadTimeout)
+	}
 	srv := &http.Server{
 		Handler:           g,
 		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadTimeout:       max(longestRead, 10*time.Second),
+		WriteTimeout:      max(longest, 10*time.Second) + 5*time.Second,
+		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 	}
 	errc := make(chan error, 1)

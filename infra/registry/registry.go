@@ -35,3 +35,16 @@ func Handlers() map[string]http.Handler {
 		"apl-daily-report":            http.HandlerFunc(aplreport.Handle),
 	}
 }
+
+// Schedules maps each scheduled function to the schedule its job runs on, as
+// declared in its code: the cron-connector's calls only wake a job, which
+// runs once per slot of this schedule, so stack.yml must fire on it.
+func Schedules() map[string]string {
+	return map[string]string{
+		"transfer-to-cpi":             tocpi.Schedule,
+		"transfer-to-social-services": tosocial.Schedule,
+		"anonymised-export":           export.Schedule,
+		"apl-offers":                  aploffers.Schedule,
+		"apl-daily-report":            aplreport.Schedule,
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rdc-interop/faas/shared/ratelimit"
 )
 
 // Config is what every function needs from its surroundings.
@@ -40,6 +42,18 @@ type Config struct {
 	DBMaxConns int32
 	// AuditBatch is the largest number of audit records written in one commit.
 	AuditBatch int
+
+	// TrustedProxyHops is how many proxies in front of the function write
+	// X-Forwarded-For and can be trusted to (see web.ClientIP).
+	TrustedProxyHops int
+	// Rate limits (ratelimit.Parse form): per client and function unless its
+	// registration says otherwise; per source address and function for
+	// calls without a token; failed logins at the token endpoint per client
+	// id and per source address.
+	RateLimitClient       ratelimit.Limit
+	RateLimitAddress      ratelimit.Limit
+	RateLimitLoginClient  ratelimit.Limit
+	RateLimitLoginAddress ratelimit.Limit
 
 	Secrets Secrets `json:"-"`
 }
@@ -87,6 +101,22 @@ func Load(getenv Getenv, secrets Secrets) (Config, error) {
 	c.DBMaxConns = int32(maxConns)
 	if c.AuditBatch, err = strconv.Atoi(get("AUDIT_BATCH", "256")); err != nil || c.AuditBatch < 1 {
 		errs = append(errs, errors.New("AUDIT_BATCH: want a positive integer"))
+	}
+	if c.TrustedProxyHops, err = strconv.Atoi(get("TRUSTED_PROXY_HOPS", "0")); err != nil || c.TrustedProxyHops < 0 || c.TrustedProxyHops > 10 {
+		errs = append(errs, errors.New("TRUSTED_PROXY_HOPS: want a whole number from 0 to 10"))
+	}
+	for _, l := range []struct {
+		name, def string
+		into      *ratelimit.Limit
+	}{
+		{"RATE_LIMIT_CLIENT", "50/s:100", &c.RateLimitClient},
+		{"RATE_LIMIT_ADDRESS", "100/s:200", &c.RateLimitAddress},
+		{"RATE_LIMIT_LOGIN_CLIENT", "10/m:10", &c.RateLimitLoginClient},
+		{"RATE_LIMIT_LOGIN_ADDRESS", "60/m:60", &c.RateLimitLoginAddress},
+	} {
+		if *l.into, err = ratelimit.Parse(get(l.name, l.def)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+		}
 	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (or secret database-url) is required"))

@@ -22,9 +22,12 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/cache"
+	"github.com/rdc-interop/faas/shared/clients"
 	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/logging"
+	"github.com/rdc-interop/faas/shared/ratelimit"
 )
 
 // Platform is the set of shared clients.
@@ -36,6 +39,15 @@ type Platform struct {
 	Audit    *audit.Writer
 	Subjects audit.Subjects
 	Log      *slog.Logger
+	// Clients are the client registrations each call is checked against
+	// (enabled, addresses, branches, limits); Limits keeps the rate limits.
+	Clients *clients.Registry
+	Limits  *ratelimit.Limiter
+
+	// CacheSeal encrypts the look-up answers kept in Redis (secret
+	// cache-key); nil without Redis or without the key, and then the caches
+	// stay in the process.
+	CacheSeal *cache.Sealer
 
 	// Life ends when the Platform is closed: background work (cache
 	// listeners, delivery workers) runs under it and stops with the clients
@@ -65,6 +77,17 @@ func New(cfg config.Config, log *slog.Logger) (*Platform, error) {
 		opts.WriteTimeout = 500 * time.Millisecond
 		opts.MaxRetries = 0
 		p.Redis = redis.NewClient(opts)
+		// A key that is set but unusable fails here, loudly; an absent one
+		// only keeps the caches out of Redis (cache.New says so once).
+		if ck, err := cfg.Secrets.Get("cache-key", "CACHE_KEY"); !errors.Is(err, config.ErrNoSecret) {
+			if err == nil {
+				p.CacheSeal, err = cache.ParseKeys(ck)
+			}
+			if err != nil {
+				p.Close()
+				return nil, err
+			}
+		}
 	}
 	key, err := cfg.Secrets.Get("audit-subject-key", "AUDIT_SUBJECT_KEY")
 	if err != nil {
@@ -73,6 +96,8 @@ func New(cfg config.Config, log *slog.Logger) (*Platform, error) {
 	}
 	p.Subjects = audit.NewSubjects([]byte(key))
 	p.Audit = audit.NewWriter(pool, cfg.AuditBatch)
+	p.Clients = clients.New(pool, p.Life, log)
+	p.Limits = ratelimit.New(p.Redis, cfg.RedisPrefix+"rl:", log)
 	p.Verifier = auth.NewVerifier(auth.VerifierConfig{
 		JWKSURL:  cfg.OAuthJWKSURL,
 		Issuer:   cfg.OAuthIssuer,
@@ -150,18 +175,21 @@ func Reset() {
 	}
 }
 
-// SigningKeys reads the service's signing keys (the oauth-signing-keys
-// secret), for functions that sign what they hand out: download receipts,
-// webhook bodies. They are read once: after a rotation the old key stays
-// published until its tokens expire, so a restart can wait.
-func (p *Platform) SigningKeys() (*auth.KeyRing, error) {
-	pem, err := p.Config.Secrets.File("oauth-signing-keys", "OAUTH_SIGNING_KEYS")
+// DocumentKeys reads the keys that sign what a function hands out (download
+// receipts, webhook bodies): the document-signing-keys secret, mounted only
+// in the functions that sign them. It is not the access-token key
+// (oauth-signing-keys, oauth-token's alone), so none of those functions can
+// mint a token; oauth-token publishes the public halves (document-verify-keys)
+// marked so that no verifier takes them for access-token keys. They are read
+// once: a rotation publishes the new key first, so a restart can wait.
+func (p *Platform) DocumentKeys() (*auth.DocumentKeys, error) {
+	pem, err := p.Config.Secrets.File("document-signing-keys", "DOCUMENT_SIGNING_KEYS")
 	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+		return nil, fmt.Errorf("document signing keys: %w", err)
 	}
-	ring, err := auth.ParseKeyRing(pem)
+	keys, err := auth.ParseDocumentKeys(pem)
 	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+		return nil, fmt.Errorf("document signing keys: %w", err)
 	}
-	return ring, nil
+	return keys, nil
 }

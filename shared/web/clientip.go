@@ -4,28 +4,27 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 )
 
-// trustedHops is how many proxies in front of the function append to
-// X-Forwarded-For and can be trusted to (TRUSTED_PROXY_HOPS: on OpenFaaS,
-// typically the ingress and the gateway, with of-watchdog in between). With
-// 0 the peer's own address is the client's. Entries further left than the
-// trusted ones were written by the client and prove nothing.
-var trustedHops = func() int {
-	n, err := strconv.Atoi(os.Getenv("TRUSTED_PROXY_HOPS"))
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
-}()
-
 // ClientIP is the address the request came from, as far as the trusted
-// proxies vouch for it; ok is false when it cannot be told.
+// proxies vouch for it (config TRUSTED_PROXY_HOPS: how many proxies in
+// front of the function write X-Forwarded-For); ok is false when it cannot
+// be told. With 0 hops the peer's own address is the client's. Entries
+// further left than the trusted ones were written by the client and prove
+// nothing.
+//
+// On OpenFaaS neither the gateway nor of-watchdog appends to the header:
+// each sets it to its peer's "ip:port" only when it is absent, so the
+// header the function sees is the one the ingress in front of the gateway
+// wrote (ingress-nginx replaces it with the peer's address by default): 1
+// hop. Without such an ingress a caller could write its own.
 func ClientIP(r *http.Request) (netip.Addr, bool) {
-	return clientIP(r, trustedHops)
+	hops := 0
+	if p := stateOf(r.Context()).p; p != nil {
+		hops = p.Config.TrustedProxyHops
+	}
+	return clientIP(r, hops)
 }
 
 func clientIP(r *http.Request, hops int) (netip.Addr, bool) {
@@ -48,6 +47,11 @@ func clientIP(r *http.Request, hops int) (netip.Addr, bool) {
 	if len(entries) < hops {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(entries[len(entries)-hops])
+	e := entries[len(entries)-hops]
+	// OpenFaaS's proxies write the peer's address with its port.
+	if ap, err := netip.ParseAddrPort(e); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	a, err := netip.ParseAddr(e)
 	return a.Unmap(), err == nil
 }

@@ -10,10 +10,15 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +27,12 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/auth"
+	"github.com/rdc-interop/faas/shared/cf"
+	"github.com/rdc-interop/faas/shared/clients"
 	"github.com/rdc-interop/faas/shared/platform"
 	"github.com/rdc-interop/faas/shared/problem"
+	"github.com/rdc-interop/faas/shared/ratelimit"
+	"github.com/rdc-interop/faas/shared/schedule"
 )
 
 // HandlerFunc handles one request; an error becomes the problem+json answer.
@@ -39,9 +48,11 @@ type Route struct {
 	Scope string
 	// Public routes take no token (token endpoint, metadata, keys, status).
 	Public bool
-	// Cron routes may also be called by the OpenFaaS cron-connector without a token:
-	// such a call may only start the scheduled job (contract.md).
-	Cron bool
+	// Schedule, when set, is the cron schedule (UTC) of the route's job: the
+	// OpenFaaS cron-connector may call the route without a token, and such
+	// a call runs the job once per slot of this schedule, whoever sends it
+	// (package schedule). stack.yml's annotation must fire at least as often.
+	Schedule string
 	// MaxBody in bytes; DefaultMaxBody when zero.
 	MaxBody int64
 	Handle  HandlerFunc
@@ -94,12 +105,26 @@ func RequestID(ctx context.Context) string { return stateOf(ctx).requestID }
 // Claims of the request's token; nil on public routes and cron calls.
 func Claims(ctx context.Context) *auth.Claims { return stateOf(ctx).claims }
 
-var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+var (
+	saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+	// codeShape is a codice fiscale's shape, check letter right or not, with
+	// the omocodia letters where digits go: a caller's "request id" of that
+	// shape is a person's code, not an opaque token.
+	codeShape = regexp.MustCompile(`(?i)[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]`)
+)
+
+// SaneRequestID reports whether a caller's X-Request-Id may be kept: a short
+// opaque token of safe characters that holds no codice fiscale. The id is
+// echoed in answers, logged and stored in the audit trail in clear, so
+// anything else is replaced by a new one.
+func SaneRequestID(id string) bool {
+	return saneRequestID.MatchString(id) && !codeShape.MatchString(id) && cf.MaskAll(id) == id
+}
 
 func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
-	if !saneRequestID.MatchString(id) {
+	if !SaneRequestID(id) {
 		id = uuid.NewString()
 	}
 	w.Header().Set("X-Request-Id", id)
@@ -208,29 +233,102 @@ func (f *Function) serve(rt Route, w http.ResponseWriter, r *http.Request) error
 	if r.ContentLength > limit {
 		return problem.Newf(problem.TooLarge, "the body is over %d bytes", limit)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if !rt.Public {
-		if err := f.authorize(rt, r); err != nil {
+	body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), limit: limit}
+	r.Body = body
+	err := f.dispatch(rt, w, r)
+	if err != nil && body.over {
+		// However the handler read the body (decoder, ReadAll, form), a
+		// body over the limit is a 413, whatever framing it came with.
+		return problem.Wrap(problem.TooLarge, err, fmt.Sprintf("the body is over %d bytes", limit))
+	}
+	return err
+}
+
+func (f *Function) dispatch(rt Route, w http.ResponseWriter, r *http.Request) error {
+	switch {
+	case rt.Schedule != "" && IsCron(r):
+		if err := f.limitAddress(w, r); err != nil {
+			return err
+		}
+		return f.scheduled(rt, w, r)
+	case rt.Public:
+		if err := f.limitAddress(w, r); err != nil {
+			return err
+		}
+	default:
+		if err := f.authorize(rt, w, r); err != nil {
 			return err
 		}
 	}
 	return rt.Handle(w, r)
 }
 
+// limitedBody remembers that the body went over its limit.
+type limitedBody struct {
+	io.ReadCloser
+	limit int64
+	over  bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		b.over = true
+	}
+	return n, err
+}
+
 // CronConnector is the X-Connector value of the OpenFaaS cron-connector.
 const CronConnector = "cron-connector"
 
 // IsCron reports whether r is a scheduled call from the cron-connector.
+// Anyone can send that header: it grants nothing but a run of a job that
+// is due (see scheduled).
 func IsCron(r *http.Request) bool {
 	return r.Header.Get("X-Connector") == CronConnector && r.Header.Get("Authorization") == ""
 }
 
-func (f *Function) authorize(rt Route, r *http.Request) error {
-	if rt.Cron && IsCron(r) {
-		return nil
+// scheduled runs the route's job for the slot that is due, once: a call
+// for a slot already claimed answers 200 and does nothing. A run that fails
+// gives its slot back, so the next call tries again.
+func (f *Function) scheduled(rt Route, w http.ResponseWriter, r *http.Request) error {
+	sched, err := schedule.Parse(rt.Schedule)
+	if err != nil {
+		return problem.Wrap(problem.Internal, err, "the function's schedule is not valid")
 	}
+	slot := sched.Slot(time.Now())
+	w.Header().Set("X-Cron-Slot", slot.Format(time.RFC3339))
+	first, err := schedule.Claim(r.Context(), f.p.DB, f.name, slot)
+	if err != nil {
+		return err
+	}
+	if !first {
+		return JSON(w, http.StatusOK, map[string]any{"turno": slot, "eseguito": false})
+	}
+	if err := Audit(r, audit.Entry{Action: "scheduled-run", Outcome: "slot:" + slot.Format(time.RFC3339), Status: http.StatusOK}); err != nil {
+		_ = schedule.Release(context.WithoutCancel(r.Context()), f.p.DB, f.name, slot)
+		return err
+	}
+	rec, _ := w.(*recorder)
+	err = rt.Handle(w, r)
+	if err != nil || (rec != nil && rec.status >= 500) {
+		if rerr := schedule.Release(context.WithoutCancel(r.Context()), f.p.DB, f.name, slot); rerr != nil {
+			f.p.Log.Error("scheduled run failed and its slot could not be released", "function", f.name, "slot", slot, "err", rerr)
+		}
+	}
+	return err
+}
+
+// authorize checks the token, then the client's registration as it is now
+// (a token outlives a change of it): enabled, calling from an allowed
+// address, the branches still enabled; then its rate limit.
+func (f *Function) authorize(rt Route, w http.ResponseWriter, r *http.Request) error {
 	raw, ok := bearer(r)
 	if !ok {
+		if err := f.limitAddress(w, r); err != nil {
+			return err
+		}
 		return unauthorized("a Bearer access token is required")
 	}
 	claims, err := f.p.Verifier.Verify(r.Context(), raw)
@@ -238,16 +336,85 @@ func (f *Function) authorize(rt Route, r *http.Request) error {
 	case errors.Is(err, auth.ErrKeysUnavailable):
 		return problem.Down("the token issuer's keys", err)
 	case err != nil:
+		// Bad tokens are counted against the address they come from.
+		if lerr := f.limitAddress(w, r); lerr != nil {
+			return lerr
+		}
 		return problem.Wrap(problem.Unauthorized, err, "the access token is not valid").
 			WithHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
+	cl, err := f.p.Clients.Get(r.Context(), claims.Subject)
+	switch {
+	case errors.Is(err, clients.ErrUnknown):
+		return unauthorized("the token's client is not registered")
+	case err != nil:
+		return err
+	case !cl.Enabled:
+		return unauthorized("the token's client is disabled")
+	}
+	addr, known := ClientIP(r)
+	if !cl.AllowsAddress(addr, known) {
+		return problem.New(problem.Forbidden, "this client may not call from this address")
+	}
+	if len(claims.Filiali) > 0 {
+		narrowed := *claims // the verifier's cached claims are shared: narrow a copy
+		narrowed.Filiali = slices.DeleteFunc(slices.Clone(claims.Filiali), func(b string) bool { return !slices.Contains(cl.Branches, b) })
+		claims = &narrowed
+	}
 	stateOf(r.Context()).claims = claims
+	if err := f.limit(w, r, "client:"+f.name+":"+claims.Subject, cl.Limit(f.name, f.p.Config.RateLimitClient)); err != nil {
+		return err
+	}
 	if rt.Scope != "" && !claims.HasScope(rt.Scope) {
 		return problem.Newf(problem.Forbidden, "the token lacks the scope %s", rt.Scope).
 			WithHeader("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+rt.Scope+`"`)
 	}
 	return nil
 }
+
+// limitAddress applies the limit of calls without a (valid) token, per
+// source address and function.
+func (f *Function) limitAddress(w http.ResponseWriter, r *http.Request) error {
+	return f.limit(w, r, "addr:"+f.name+":"+SourceKey(r), f.p.Config.RateLimitAddress)
+}
+
+// SourceKey names where a call comes from, for limits: the client address
+// the trusted proxies vouch for, else the peer's.
+func SourceKey(r *http.Request) string {
+	if a, ok := ClientIP(r); ok {
+		return a.String()
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limit spends one call of key's budget, writes the X-RateLimit-* headers
+// the AgID guidelines ask for, and refuses the call (429) when it is spent.
+func (f *Function) limit(w http.ResponseWriter, r *http.Request, key string, l ratelimit.Limit) error {
+	d := f.p.Limits.Allow(r.Context(), key, l)
+	return RateLimited(w, d)
+}
+
+// RateLimited writes d's headers and returns the 429 when d refused the call.
+func RateLimited(w http.ResponseWriter, d ratelimit.Decision) error {
+	if d.Limit.IsOff() {
+		return nil
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit.Burst))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+	if d.Allowed {
+		return nil
+	}
+	return problem.New(problem.TooManyRequests, "too many calls; retry after the time in Retry-After").
+		WithHeader("Retry-After", strconv.Itoa(max(ceilSeconds(d.RetryAfter), 1)))
+}
+
+func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 func unauthorized(detail string) error {
 	return problem.New(problem.Unauthorized, detail).WithHeader("WWW-Authenticate", `Bearer error="invalid_token"`)

@@ -27,6 +27,7 @@ func main() {
 		ReadTimeout:       readTimeout,
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      writeTimeout,
+		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 	}
 	go func() {

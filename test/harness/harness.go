@@ -143,7 +143,13 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		"DATABASE_URL": h.DBURL, "REDIS_URL": redisURL, "S3_ENDPOINT": s3, "SECRETS_DIR": h.SecretsDir,
 		"OAUTH_ISSUER": h.Issuer, "OAUTH_AUDIENCE": "rdc-interop", "OAUTH_JWKS_URL": "",
 		"OAUTH_KEYS_RELOAD": "1s",
-		"LOG_LEVEL":         envOr("LOG_LEVEL", "warn"),
+		// The local gateway appends the caller's address to X-Forwarded-For.
+		"TRUSTED_PROXY_HOPS": "1",
+		// Tests call fast and from one address: the limits they test are
+		// set per client in its registration; the failed-login ones are
+		// the deployment's defaults.
+		"RATE_LIMIT_CLIENT": "100000/s:200000", "RATE_LIMIT_ADDRESS": "100000/s:200000",
+		"LOG_LEVEL": envOr("LOG_LEVEL", "warn"),
 	}
 	for k, v := range env {
 		os.Setenv(k, v)

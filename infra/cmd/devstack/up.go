@@ -94,6 +94,8 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 		"DATABASE_URL": dbURL, "REDIS_URL": ep.RedisURL, "SECRETS_DIR": secretsDir,
 		"S3_ENDPOINT": ep.S3Endpoint, "S3_ACCESS_KEY": ep.S3AccessKey, "S3_SECRET_KEY": ep.S3SecretKey,
 		"OAUTH_ISSUER": issuer, "OAUTH_AUDIENCE": "rdc-interop",
+		// The local gateway appends the caller's address to X-Forwarded-For.
+		"TRUSTED_PROXY_HOPS": "1",
 	}
 	for k, v := range env {
 		os.Setenv(k, v)
