@@ -121,7 +121,7 @@ const maxCached = 10_000
 func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 	c := Client{ID: id}
 	var cidrs []netip.Prefix
-	var limits map[string]string
+	var limits map[string]any
 	err := r.db.QueryRow(ctx, `
 		SELECT c.abilitato, c.allowed_cidrs, c.rate_limits,
 		       coalesce((SELECT array_agg(f.codice ORDER BY f.codice) FROM apl_filiale f
@@ -136,7 +136,8 @@ func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 	c.AllowedCIDRs = cidrs
 	if len(limits) > 0 {
 		c.Limits = make(map[string]ratelimit.Limit, len(limits))
-		for fn, s := range limits {
+		for fn, v := range limits {
+			s, _ := v.(string)
 			l, err := ratelimit.Parse(s)
 			if err != nil {
 				// A bad registration must not open the door: the strictest
