@@ -101,9 +101,6 @@ type accepted struct {
 
 // request starts an export for the caller's own territory.
 func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
-	if web.IsCron(r) {
-		return x.scheduled(w, r)
-	}
 	claims := web.Claims(r.Context())
 	rc, err := recipientOf(claims.Org)
 	if err != nil {

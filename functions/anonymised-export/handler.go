@@ -50,7 +50,7 @@ var handler = web.New("anonymised-export", func(p *platform.Platform) ([]web.Rou
 	}
 	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: docs.Receipts(), log: p.Log, life: p.Life, slots: make(chan struct{}, jobs)}
 	return []web.Route{
-		{Method: http.MethodPost, Path: "/", Scope: Scope, Schedule: Schedule, Handle: x.request},
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: x.request, Scheduled: x.scheduled, Schedule: Schedule},
 		{Method: http.MethodGet, Path: "/exports", Scope: Scope, Handle: x.list},
 		{Method: http.MethodGet, Path: "/exports/{id}", Scope: Scope, Handle: x.get},
 		{Method: http.MethodGet, Path: "/exports/{id}/download", Scope: Scope, Handle: x.download},

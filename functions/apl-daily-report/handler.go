@@ -56,7 +56,7 @@ var handler = web.New("apl-daily-report", func(p *platform.Platform) ([]web.Rout
 	go worker.Run(p.Life)
 	x := &reports{db: p.DB, files: store, webhooks: worker, log: p.Log}
 	return []web.Route{
-		{Method: http.MethodPost, Path: "/", Scope: Scope, Schedule: Schedule, Handle: x.request},
+		{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: x.request, Scheduled: x.scheduled, Schedule: Schedule},
 		{Method: http.MethodGet, Path: "/reports", Scope: Scope, Handle: x.summary},
 		{Method: http.MethodGet, Path: "/reports/{data}/download", Scope: Scope, Handle: x.download},
 	}, nil

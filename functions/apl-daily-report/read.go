@@ -129,12 +129,10 @@ func (x *reports) download(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// request is the cron-connector's daily run, or a super's or master's ask
-// for one day (yesterday unless {"data"} says), made once whoever asks.
+// request is a super's or master's ask for one day's report (yesterday
+// unless {"data"} says), made once whoever asks; the daily run for every
+// agency is scheduled (run.go).
 func (x *reports) request(w http.ResponseWriter, r *http.Request) error {
-	if web.IsCron(r) {
-		return x.scheduled(w, r)
-	}
 	t, err := reader(r)
 	if err != nil {
 		return err

@@ -49,13 +49,6 @@ type bulkAnswer struct {
 // used is ESISTENTE with the existing id, never a duplicate. The answer is
 // kept with the Idempotency-Key, so a retry gets it byte for byte.
 func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
-	if web.IsCron(r) {
-		counts, err := x.sweep(r.Context())
-		if err != nil {
-			return err
-		}
-		return web.JSON(w, http.StatusOK, counts)
-	}
 	t, err := apl.TenantOf(web.Claims(r.Context()))
 	if err != nil {
 		return err

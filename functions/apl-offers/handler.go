@@ -52,7 +52,7 @@ var handler = web.New("apl-offers", func(p *platform.Platform) ([]web.Route, err
 	}
 	return []web.Route{
 		// The cron-connector calls it too: the refusals' outbox safety net.
-		{Method: http.MethodPost, Path: "/", Scope: Scope, Schedule: Schedule, MaxBody: maxBody, Handle: x.create},
+		{Method: http.MethodPost, Path: "/", Scope: Scope, MaxBody: maxBody, Handle: x.create, Scheduled: x.scheduled, Schedule: Schedule},
 		{Method: http.MethodPost, Path: "/{id}/rifiuti", Scope: Scope, Handle: x.refuse},
 		{Method: http.MethodGet, Path: "/rif/{rif...}", Scope: Scope, Handle: x.byReference},
 		{Method: http.MethodGet, Path: "/{id}", Scope: Scope, Handle: x.get},

@@ -182,8 +182,16 @@ func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o store
 	return body, nil
 }
 
-// sweep is the cron-connector's call: deliver the refusals that are due,
-// and say how many, with no personal data.
+// scheduled is the cron-connector's call: deliver the refusals that are
+// due, and say how many, with no personal data.
+func (x *offers) scheduled(w http.ResponseWriter, r *http.Request) error {
+	counts, err := x.sweep(r.Context())
+	if err != nil {
+		return err
+	}
+	return web.JSON(w, http.StatusOK, counts)
+}
+
 func (x *offers) sweep(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
 	for _, wk := range x.refusals {

@@ -68,9 +68,10 @@ func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
 	worker := delivery.New(p.DB, partner, opt, p.Log.With("function", x.Function))
 	go worker.Run(p.Life)
 	h := &handler{x: x, db: p.DB, subjects: p.Subjects, worker: worker, log: p.Log}
-	// The cron-connector calls the same route: the scheduled job is the
-	// outbox's safety net and the purge of old idempotency keys.
-	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Schedule: Schedule, Handle: h.serve}}, nil
+	// The cron-connector calls the same route: the pipeline sends its call
+	// to the scheduled job, the outbox's safety net and the purge of old
+	// idempotency keys.
+	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Handle: h.serve, Scheduled: h.scheduled, Schedule: Schedule}}, nil
 }
 
 type handler struct {
@@ -87,9 +88,6 @@ type request struct {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
-	if web.IsCron(r) {
-		return h.scheduled(w, r)
-	}
 	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, h.x.Function)
 	if err != nil {
 		return err

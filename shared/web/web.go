@@ -48,14 +48,18 @@ type Route struct {
 	Scope string
 	// Public routes take no token (token endpoint, metadata, keys, status).
 	Public bool
-	// Schedule, when set, is the cron schedule (UTC) of the route's job: the
-	// OpenFaaS cron-connector may call the route without a token, and such
-	// a call runs the job once per slot of this schedule, whoever sends it
-	// (package schedule). stack.yml's annotation must fire at least as often.
-	Schedule string
 	// MaxBody in bytes; DefaultMaxBody when zero.
 	MaxBody int64
 	Handle  HandlerFunc
+
+	// Scheduled, when set, is the route's scheduled job, and Schedule its
+	// cron schedule (UTC). The OpenFaaS cron-connector calls the route
+	// without a token; the pipeline sends such a call to Scheduled, at most
+	// once per slot of Schedule whoever sends it (package schedule), and
+	// never to Handle, which sees only calls with a token. stack.yml's
+	// annotation must fire on the same schedule.
+	Scheduled HandlerFunc
+	Schedule  string
 }
 
 // DefaultMaxBody is the contract's body limit unless a function says more.
@@ -178,7 +182,11 @@ func (f *Function) ready() (http.Handler, error) {
 		return nil, err
 	}
 	f.p = p
-	f.handler = f.compile(routes)
+	h, err := f.compile(routes)
+	if err != nil {
+		return nil, err
+	}
+	f.handler = h
 	return f.handler, nil
 }
 
@@ -186,7 +194,17 @@ func (f *Function) ready() (http.Handler, error) {
 // that overlap (GET /rif/{rif...} and POST /{id}/rifiuti) can live side by
 // side when their methods differ. What matches no route is a problem+json
 // 404, or 405 with Allow when the path has routes for other methods.
-func (f *Function) compile(routes []Route) http.Handler {
+func (f *Function) compile(routes []Route) (http.Handler, error) {
+	for _, rt := range routes {
+		if (rt.Scheduled == nil) != (rt.Schedule == "") {
+			return nil, fmt.Errorf("route %s %s: Scheduled and Schedule go together", rt.Method, rt.Path)
+		}
+		if rt.Schedule != "" {
+			if _, err := schedule.Parse(rt.Schedule); err != nil {
+				return nil, fmt.Errorf("route %s %s: %w", rt.Method, rt.Path, err)
+			}
+		}
+	}
 	routes = append([]Route{{Method: http.MethodGet, Path: "/status", Public: true, Handle: f.status}}, routes...)
 	mux := http.NewServeMux()
 	methods := map[string]bool{}
@@ -222,7 +240,7 @@ func (f *Function) compile(routes []Route) http.Handler {
 		sort.Strings(allow)
 		f.fail(w, r, problem.Newf(problem.MethodNotAllowed, "use %s", strings.Join(allow, ", ")).
 			WithHeader("Allow", strings.Join(allow, ", ")))
-	})
+	}), nil
 }
 
 func (f *Function) serve(rt Route, w http.ResponseWriter, r *http.Request) error {
@@ -246,7 +264,7 @@ func (f *Function) serve(rt Route, w http.ResponseWriter, r *http.Request) error
 
 func (f *Function) dispatch(rt Route, w http.ResponseWriter, r *http.Request) error {
 	switch {
-	case rt.Schedule != "" && IsCron(r):
+	case rt.Scheduled != nil && isCron(r):
 		if err := f.limitAddress(w, r); err != nil {
 			return err
 		}
@@ -282,10 +300,10 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // CronConnector is the X-Connector value of the OpenFaaS cron-connector.
 const CronConnector = "cron-connector"
 
-// IsCron reports whether r is a scheduled call from the cron-connector.
+// isCron reports whether r is a scheduled call from the cron-connector.
 // Anyone can send that header: it grants nothing but a run of a job that
 // is due (see scheduled).
-func IsCron(r *http.Request) bool {
+func isCron(r *http.Request) bool {
 	return r.Header.Get("X-Connector") == CronConnector && r.Header.Get("Authorization") == ""
 }
 
@@ -311,7 +329,7 @@ func (f *Function) scheduled(rt Route, w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	rec, _ := w.(*recorder)
-	err = rt.Handle(w, r)
+	err = rt.Scheduled(w, r)
 	if err != nil || (rec != nil && rec.status >= 500) {
 		if rerr := schedule.Release(context.WithoutCancel(r.Context()), f.p.DB, f.name, slot); rerr != nil {
 			f.p.Log.Error("scheduled run failed and its slot could not be released", "function", f.name, "slot", slot, "err", rerr)
@@ -403,10 +421,12 @@ func RateLimited(w http.ResponseWriter, d ratelimit.Decision) error {
 	if d.Limit.IsOff() {
 		return nil
 	}
+	// Set in canonical form (X-Ratelimit-*), as Header.Set would, without
+	// canonicalising three keys on every call.
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit.Burst))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+	h["X-Ratelimit-Limit"] = []string{strconv.Itoa(d.Limit.Burst)}
+	h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(d.Remaining)}
+	h["X-Ratelimit-Reset"] = []string{strconv.Itoa(ceilSeconds(d.Reset))}
 	if d.Allowed {
 		return nil
 	}
