@@ -101,9 +101,11 @@ type Limiter struct {
 	prefix string
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	local  map[string]*rate.Limiter
-	leases map[string]*lease
+	mu    sync.Mutex
+	local map[string]*rate.Limiter
+
+	leases     sync.Map // key → *lease
+	leaseCount atomic.Int64
 
 	// down is set while Redis fails, so a failing Redis costs one timed-out
 	// call every retryEvery instead of one per request.
@@ -120,7 +122,7 @@ const maxLocal = 100_000
 // New returns a Limiter over rdb (nil: per-process limits only); prefix
 // namespaces its keys.
 func New(rdb *redis.Client, prefix string, log *slog.Logger) *Limiter {
-	l := &Limiter{prefix: prefix, log: log, local: map[string]*rate.Limiter{}, leases: map[string]*lease{}}
+	l := &Limiter{prefix: prefix, log: log, local: map[string]*rate.Limiter{}}
 	if rdb != nil {
 		l.redis = redis_rate.NewLimiter(rdb)
 	}
@@ -177,16 +179,7 @@ func (l *Limiter) leased(ctx context.Context, key string, lim Limit) (Decision, 
 	if l.redis == nil || l.redisDown() {
 		return Decision{}, false
 	}
-	l.mu.Lock()
-	ls, ok := l.leases[key]
-	if !ok {
-		if len(l.leases) >= maxLocal {
-			clear(l.leases)
-		}
-		ls = &lease{}
-		l.leases[key] = ls
-	}
-	l.mu.Unlock()
+	ls := l.leaseOf(key)
 
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
@@ -206,6 +199,20 @@ func (l *Limiter) leased(ctx context.Context, key string, lim Limit) (Decision, 
 	}
 	ls.tokens, ls.until, ls.remaining, ls.reset = res.Allowed-1, now.Add(leaseFor), res.Remaining, max(res.ResetAfter, 0)
 	return Decision{Allowed: true, Limit: lim, Remaining: ls.remaining + ls.tokens, Reset: ls.reset}, true
+}
+
+// leaseOf is key's lease, read without a lock on the hot path (a busy
+// client asks for the same key from every request).
+func (l *Limiter) leaseOf(key string) *lease {
+	if ls, ok := l.leases.Load(key); ok {
+		return ls.(*lease)
+	}
+	if l.leaseCount.Add(1) > maxLocal {
+		l.leases.Clear()
+		l.leaseCount.Store(1)
+	}
+	ls, _ := l.leases.LoadOrStore(key, &lease{})
+	return ls.(*lease)
 }
 
 func (l *Limiter) redisDown() bool {
