@@ -18,7 +18,7 @@ import (
 
 	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/files"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -31,7 +31,7 @@ const Scope = "rdc:export"
 // cron annotation triggers it (a test checks they agree).
 const Schedule = "0 3 * * *"
 
-var handler = web.New("anonymised-export", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("anonymised-export", func(p *deps.Set) ([]web.Route, error) {
 	master, err := p.Config.Secrets.Get("export-pseudonym-key", "EXPORT_PSEUDONYM_KEY")
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym key: %w", err)

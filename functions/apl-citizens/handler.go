@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdc-interop/faas/shared/audit"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -27,7 +27,7 @@ type citizens struct {
 	subjects audit.Subjects
 }
 
-var handler = web.New("apl-citizens", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("apl-citizens", func(p *deps.Set) ([]web.Route, error) {
 	x := &citizens{db: p.DB, subjects: p.Subjects}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/search", Scope: Scope, Handle: x.search},

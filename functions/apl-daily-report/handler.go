@@ -18,7 +18,7 @@ import (
 
 	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/files"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -36,7 +36,7 @@ type reports struct {
 	log      *slog.Logger
 }
 
-var handler = web.New("apl-daily-report", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("apl-daily-report", func(p *deps.Set) ([]web.Route, error) {
 	store, err := files.Open(p.Config, "reports")
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -24,7 +24,7 @@ type interests struct {
 	db *pgxpool.Pool
 }
 
-var handler = web.New("apl-interests", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("apl-interests", func(p *deps.Set) ([]web.Route, error) {
 	x := &interests{db: p.DB}
 	return []web.Route{
 		{Method: http.MethodGet, Path: "/", Scope: Scope, Handle: x.list},

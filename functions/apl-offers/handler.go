@@ -17,7 +17,7 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/delivery"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -37,7 +37,7 @@ type offers struct {
 	refusals []*delivery.Worker // one per benefit system told of refusals
 }
 
-var handler = web.New("apl-offers", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("apl-offers", func(p *deps.Set) ([]web.Route, error) {
 	x := &offers{db: p.DB, subjects: p.Subjects}
 	// Refusals go to each benefit system's <PARTNER>_REFUSAL_URL, with its
 	// token settings (delivery.Configure).

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rdc-interop/faas/shared/lookup"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -29,7 +29,7 @@ const (
 	MotivoSenzaDid = "DID_NON_ATTIVA"
 )
 
-var handler = web.New("did-holder-exclusion", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("did-holder-exclusion", func(p *deps.Set) ([]web.Route, error) {
 	c := checker{lookup: lookup.New(p, "did-holder-exclusion", store{db: p.DB}.person)}
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
 })

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/rdc-interop/faas/shared/config"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
-var handler = web.New("oauth-token", func(p *platform.Platform) ([]web.Route, error) {
+var handler = web.New("oauth-token", func(p *deps.Set) ([]web.Route, error) {
 	ttl, err := config.Duration(getenv, "ACCESS_TOKEN_TTL", 15*time.Minute)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ import (
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -50,7 +50,7 @@ type Lookup[T any] struct {
 
 // New prepares the look-up named action (the audit action and the cache's
 // key space) and starts following invalidations.
-func New[T any](p *platform.Platform, action string, read Read[T]) *Lookup[T] {
+func New[T any](p *deps.Set, action string, read Read[T]) *Lookup[T] {
 	l := &Lookup[T]{
 		action:   action,
 		read:     read,

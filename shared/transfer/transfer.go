@@ -30,7 +30,7 @@ import (
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/idempotency"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -60,7 +60,7 @@ type Exchange struct {
 const maxMotivazione = 2000
 
 // Routes builds the exchange's routes and starts its delivery worker.
-func (x Exchange) Routes(p *platform.Platform) ([]web.Route, error) {
+func (x Exchange) Routes(p *deps.Set) ([]web.Route, error) {
 	partner, opt, err := delivery.Configure(x.Partner, delivery.Transfer, "NOTIFY_URL", x.Function, p.Config.Secrets, os.Getenv)
 	if err != nil {
 		return nil, err

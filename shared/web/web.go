@@ -29,7 +29,7 @@ import (
 	"github.com/rdc-interop/faas/shared/auth"
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/clients"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/ratelimit"
 	"github.com/rdc-interop/faas/shared/schedule"
@@ -65,8 +65,8 @@ type Route struct {
 // DefaultMaxBody is the contract's body limit unless a function says more.
 const DefaultMaxBody = 1 << 20
 
-// Build returns a function's routes once its platform is ready.
-type Build func(p *platform.Platform) ([]Route, error)
+// Build returns a function's routes once the process's dependencies are ready.
+type Build func(p *deps.Set) ([]Route, error)
 
 // Function is an http.Handler serving one function's routes.
 type Function struct {
@@ -75,11 +75,11 @@ type Function struct {
 
 	mu      sync.Mutex
 	handler http.Handler
-	p       *platform.Platform
+	p       *deps.Set
 }
 
 // New returns the handler of the function called name. The routes are built on
-// the first request, when the shared platform is first needed.
+// the first request, when the process's dependencies are first needed.
 func New(name string, build Build) *Function { return &Function{name: name, build: build} }
 
 // Name is the function's name, as in stack.yml.
@@ -92,7 +92,7 @@ type state struct {
 	function  string
 	requestID string
 	claims    *auth.Claims
-	p         *platform.Platform
+	p         *deps.Set
 }
 
 func stateOf(ctx context.Context) *state {
@@ -173,7 +173,7 @@ func (f *Function) ready() (http.Handler, error) {
 	if f.handler != nil {
 		return f.handler, nil
 	}
-	p, err := platform.Get()
+	p, err := deps.Get()
 	if err != nil {
 		return nil, err
 	}

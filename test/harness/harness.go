@@ -25,7 +25,7 @@ import (
 	"github.com/rdc-interop/faas/infra/stackfile"
 	"github.com/rdc-interop/faas/infra/synth"
 	"github.com/rdc-interop/faas/shared/logging"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 )
 
 // Options of a harness.
@@ -154,8 +154,8 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 	for k, v := range env {
 		os.Setenv(k, v)
 	}
-	platform.Reset()
-	cleanups = append(cleanups, platform.Reset)
+	deps.Reset()
+	cleanups = append(cleanups, deps.Reset)
 
 	stack, err := stackfile.Read(filepath.Join(repoRoot(), "stack.yml"))
 	if err != nil {

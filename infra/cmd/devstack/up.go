@@ -18,7 +18,7 @@ import (
 	"github.com/rdc-interop/faas/infra/services"
 	"github.com/rdc-interop/faas/infra/stackfile"
 	"github.com/rdc-interop/faas/infra/synth"
-	"github.com/rdc-interop/faas/shared/platform"
+	"github.com/rdc-interop/faas/shared/deps"
 )
 
 type upOptions struct {
@@ -101,7 +101,7 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 		os.Setenv(k, v)
 	}
 	os.Unsetenv("OAUTH_JWKS_URL")
-	defer platform.Reset()
+	defer deps.Reset()
 
 	gw := gateway.New(fns, log)
 	log.Info("function set ready", "url", "http://"+ln.Addr().String()+"/function/<name>",

@@ -1,4 +1,4 @@
-// Package platform holds the clients a function process shares: the PostgreSQL
+// Package deps holds the dependencies a function process shares: the PostgreSQL
 // pool, Redis, the token verifier, the audit writer and the logger.
 //
 // They are created once per process, on the first request, and shared by every
@@ -6,7 +6,7 @@
 // gateway), so connections are pooled per process, not per function. Nothing
 // here connects eagerly: a process starts while a dependency is down and
 // recovers when it comes back.
-package platform
+package deps
 
 import (
 	"context"
@@ -30,8 +30,9 @@ import (
 	"github.com/rdc-interop/faas/shared/ratelimit"
 )
 
-// Platform is the set of shared clients.
-type Platform struct {
+// Set is the process's dependencies. (Not "platform": in this domain the
+// platforms are GePI, ANPAL and SIISL.)
+type Set struct {
 	Config   config.Config
 	DB       *pgxpool.Pool
 	Redis    *redis.Client // nil when no Redis is configured: callers degrade
@@ -49,20 +50,20 @@ type Platform struct {
 	// stay in the process.
 	CacheSeal *cache.Sealer
 
-	// Life ends when the Platform is closed: background work (cache
+	// Life ends when the Set is closed: background work (cache
 	// listeners, delivery workers) runs under it and stops with the clients
 	// it uses, instead of failing on them.
 	Life context.Context
 	end  context.CancelFunc
 }
 
-// New builds a Platform from cfg without connecting to anything.
-func New(cfg config.Config, log *slog.Logger) (*Platform, error) {
+// New builds a Set from cfg without connecting to anything.
+func New(cfg config.Config, log *slog.Logger) (*Set, error) {
 	pool, err := db.Open(cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{Config: cfg, DB: pool, Log: log}
+	p := &Set{Config: cfg, DB: pool, Log: log}
 	p.Life, p.end = context.WithCancel(context.Background())
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -107,7 +108,7 @@ func New(cfg config.Config, log *slog.Logger) (*Platform, error) {
 }
 
 // RedisKey namespaces a Redis key with the configured prefix.
-func (p *Platform) RedisKey(parts ...string) string {
+func (p *Set) RedisKey(parts ...string) string {
 	k := p.Config.RedisPrefix
 	for i, part := range parts {
 		if i > 0 {
@@ -119,7 +120,7 @@ func (p *Platform) RedisKey(parts ...string) string {
 }
 
 // Close releases the clients.
-func (p *Platform) Close() {
+func (p *Set) Close() {
 	p.end()
 	if p.Audit != nil {
 		p.Audit.Close()
@@ -131,7 +132,7 @@ func (p *Platform) Close() {
 }
 
 // Ping checks PostgreSQL, the one dependency every function needs.
-func (p *Platform) Ping(ctx context.Context) error {
+func (p *Set) Ping(ctx context.Context) error {
 	if err := p.DB.Ping(ctx); err != nil {
 		return db.Translate(fmt.Errorf("ping database: %w", err))
 	}
@@ -140,13 +141,13 @@ func (p *Platform) Ping(ctx context.Context) error {
 
 var (
 	mu      sync.Mutex
-	current *Platform
+	current *Set
 )
 
-// Get returns the process's Platform, creating it from the environment on the
+// Get returns the process's Set, creating it from the environment on the
 // first call. A configuration error is returned (and retried on the next call),
 // never fatal, so the function can report it as a 503.
-func Get() (*Platform, error) {
+func Get() (*Set, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if current != nil {
@@ -164,7 +165,7 @@ func Get() (*Platform, error) {
 	return p, nil
 }
 
-// Reset closes and forgets the process's Platform (used by the local gateway on
+// Reset closes and forgets the process's Set (used by the local gateway on
 // shutdown and by tests that change the environment).
 func Reset() {
 	mu.Lock()
@@ -182,7 +183,7 @@ func Reset() {
 // mint a token; oauth-token publishes the public halves (document-verify-keys)
 // marked so that no verifier takes them for access-token keys. They are read
 // once: a rotation publishes the new key first, so a restart can wait.
-func (p *Platform) DocumentKeys() (*auth.DocumentKeys, error) {
+func (p *Set) DocumentKeys() (*auth.DocumentKeys, error) {
 	pem, err := p.Config.Secrets.File("document-signing-keys", "DOCUMENT_SIGNING_KEYS")
 	if err != nil {
 		return nil, fmt.Errorf("document signing keys: %w", err)
