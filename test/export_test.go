@@ -505,7 +505,13 @@ func TestExportAllowedAddresses(t *testing.T) {
 		}
 	}
 	defer set("{}")
+	// A registration's change reaches the functions by a notice: wait for
+	// it on a harmless call before trying the download.
+	status := func() int {
+		return do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id), token: tok}).status
+	}
 	set("{10.0.0.0/8}")
+	eventually(t, 30*time.Second, "the new addresses applied", func() bool { return status() == http.StatusForbidden })
 	url := h.URL(exportFn, "/exports/"+id+"/download")
 	assertProblem(t, do(t, call{method: http.MethodGet, url: url, token: tok}), http.StatusForbidden)
 	// Every call of the client is refused from there now, so the state is read directly.
@@ -514,6 +520,7 @@ func TestExportAllowedAddresses(t *testing.T) {
 		t.Fatalf("a refused download changed the export: %s (%v)", stato, err)
 	}
 	set("{127.0.0.0/8, 10.0.0.0/8}")
+	eventually(t, 30*time.Second, "the new addresses applied", func() bool { return status() == http.StatusOK })
 	if r := do(t, call{method: http.MethodGet, url: url, token: tok}); r.status != http.StatusOK {
 		t.Fatalf("from an allowed address: %d %s", r.status, r.body)
 	}
