@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/outbox"
 )
 
 // TestOutboxLeaseCoversTheBatch (issue 11): an agency's webhook that
@@ -77,11 +79,11 @@ func TestOutboxLeaseCoversTheBatch(t *testing.T) {
 	if r := do(t, call{method: http.MethodGet, url: h.URL(reportFn, "/status")}); r.status != http.StatusOK {
 		t.Fatalf("status: %d %s", r.status, r.body)
 	}
-	opt, err := delivery.OptionsFromEnv(os.Getenv)
+	opt, err := outbox.OptionsFromEnv(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	replica := delivery.New(h.DB, delivery.Partner{Kind: delivery.Report, Sender: "apl-daily-report"}, opt,
+	replica := outbox.New(h.DB, outbox.Partner{Kind: outbox.Report, Sender: "apl-daily-report"}, opt,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rctx, stop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
@@ -89,16 +91,15 @@ func TestOutboxLeaseCoversTheBatch(t *testing.T) {
 	defer func() { stop(); <-stopped }()
 
 	// Whichever worker claims first takes all of them, in one batch.
-	rows, err := h.DB.Query(ctx, `
-		INSERT INTO consegna (id, destinatario, tipo, corpo, url, prossimo_tentativo)
-		SELECT gen_random_uuid(), 'APL:1001', 'REPORT_APL', json_build_object('prova', g), $1, now() - interval '1 hour'
-		FROM generate_series(1, $2::int) g
-		RETURNING id::text`, hook.URL, n)
-	if err != nil {
-		t.Fatal(err)
+	var ids []string
+	b := &pgx.Batch{}
+	for g := range n {
+		id := uuid.NewString()
+		outbox.Queue(b, outbox.Message{ID: id, Partner: "APL:1001", Kind: outbox.Report, Body: []byte(fmt.Sprintf(`{"prova":%d}`, g+1)),
+			URL: hook.URL, At: time.Now().Add(-time.Hour)})
+		ids = append(ids, id)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	if err := h.DB.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.DB.Exec(context.Background(), `DELETE FROM consegna WHERE id = ANY ($1::uuid[])`, ids) })

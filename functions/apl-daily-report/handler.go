@@ -16,9 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rdc-interop/faas/shared/delivery"
-	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/files"
+	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -32,7 +32,7 @@ const Schedule = "30 1 * * *"
 type reports struct {
 	db       *pgxpool.Pool
 	files    *files.Store
-	webhooks *delivery.Worker
+	webhooks *outbox.Worker
 	log      *slog.Logger
 }
 
@@ -48,11 +48,11 @@ var handler = web.New("apl-daily-report", func(p *deps.Set) ([]web.Route, error)
 	// Each agency's webhook URL is on its row (apl.webhook_url); the body
 	// is signed with a document key (never the access-token key), published
 	// in the JWKS.
-	opt, err := delivery.OptionsFromEnv(os.Getenv)
+	opt, err := outbox.OptionsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	worker := delivery.New(p.DB, delivery.Partner{Kind: delivery.Report, Sender: "apl-daily-report", Sign: docs.Webhooks().SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
+	worker := outbox.New(p.DB, outbox.Partner{Kind: outbox.Report, Sender: "apl-daily-report", Sign: docs.Webhooks().SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
 	go worker.Run(p.Life)
 	x := &reports{db: p.DB, files: store, webhooks: worker, log: p.Log}
 	return []web.Route{

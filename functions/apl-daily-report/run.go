@@ -15,7 +15,7 @@ import (
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
-	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -69,10 +69,13 @@ func objectName(apl string, day civil.Date) string {
 // twin, and records the report with the agency's webhook notice.
 func (x *reports) build(ctx context.Context, apl string, day civil.Date, id string) error {
 	var r report
+	var hook *string // the agency's webhook, if it has one
 	err := pgx.BeginTxFunc(ctx, x.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		r, err = figures(ctx, tx, apl, day)
-		return err
+		if r, err = figures(ctx, tx, apl, day); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT (SELECT webhook_url FROM apl WHERE id = $1)`, apl).Scan(&hook)
 	})
 	if err != nil {
 		return db.Translate(fmt.Errorf("report figures: %w", err))
@@ -102,9 +105,9 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE report_apl SET stato = 'PRONTO', riepilogo = $2, oggetto = $3, byte = $4, sha256 = $5, aggiornato_il = now()
 	         WHERE id = $1 AND stato = 'IN_CORSO'`, id, summary, name, info.Size, info.SHA256)
-	b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, url)
-	         SELECT $1, 'APL:' || a.id, $3, $4, a.webhook_url FROM apl a WHERE a.id = $2 AND a.webhook_url IS NOT NULL`,
-		id, apl, delivery.Report, notice)
+	if hook != nil {
+		outbox.Queue(b, outbox.Message{ID: id, Partner: "APL:" + apl, Kind: outbox.Report, Body: notice, URL: *hook})
+	}
 	audit.Queue(b, audit.Entry{RequestID: "report:" + id, ClientID: "-", Org: "APL:" + apl, Function: "apl-daily-report",
 		Action: "report-generate", Outcome: "ready:" + day.String(), Status: http.StatusOK})
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdc-interop/faas/shared/audit"
-	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -34,19 +34,19 @@ const maxBody = 10 << 20
 type offers struct {
 	db       *pgxpool.Pool
 	subjects audit.Subjects
-	refusals []*delivery.Worker // one per benefit system told of refusals
+	refusals []*outbox.Worker // one per benefit system told of refusals
 }
 
 var handler = web.New("apl-offers", func(p *deps.Set) ([]web.Route, error) {
 	x := &offers{db: p.DB, subjects: p.Subjects}
 	// Refusals go to each benefit system's <PARTNER>_REFUSAL_URL, with its
-	// token settings (delivery.Configure).
+	// token settings (outbox.Configure).
 	for _, name := range refusalPartners {
-		pt, opt, err := delivery.Configure(name, delivery.Refusal, "REFUSAL_URL", "apl-offers", p.Config.Secrets, os.Getenv)
+		pt, opt, err := outbox.Configure(name, outbox.Refusal, "REFUSAL_URL", "apl-offers", p.Config.Secrets, os.Getenv)
 		if err != nil {
 			return nil, err
 		}
-		wk := delivery.New(p.DB, pt, opt, p.Log.With("function", "apl-offers"))
+		wk := outbox.New(p.DB, pt, opt, p.Log.With("function", "apl-offers"))
 		go wk.Run(p.Life)
 		x.refusals = append(x.refusals, wk)
 	}

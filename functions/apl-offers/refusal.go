@@ -18,8 +18,8 @@ import (
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
-	"github.com/rdc-interop/faas/shared/delivery"
 	"github.com/rdc-interop/faas/shared/idempotency"
+	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -170,8 +170,7 @@ func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o store
 	b.Queue(`INSERT INTO rifiuto_offerta (id, offerta_id, componente_id, data, motivo, client_id, risposta, creato_il)
 	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, o.IDOfferta, member, day.Time(), motivo, client, body, now)
 	for _, p := range refusalPartners {
-		b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id, creato_il, prossimo_tentativo) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-			id, p, delivery.Refusal, n, household, now)
+		outbox.Queue(b, outbox.Message{ID: id, Partner: p, Kind: outbox.Refusal, Body: n, Household: household, At: now})
 	}
 	idempotency.QueueComplete(b, idem, id)
 	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: household,

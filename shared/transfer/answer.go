@@ -10,7 +10,7 @@ import (
 // EsitoTrasferito is the outcome of a transfer that was made.
 const EsitoTrasferito = "TRASFERITO"
 
-// Risposta is the answer to a transfer, and the body of its notification.
+// Risposta is the answer to a transfer, and the core of its notification.
 // It holds art. 3 c.1 lett. a) data nn. 1, 2, 3, 9 of the household and, as
 // beneficiari, n. 1 for the members of n. 7 (to be called in by the CPI) or
 // n. 8 (by the Comuni): nothing else, for no one else (data minimisation).
@@ -20,6 +20,14 @@ type Risposta struct {
 	DataTrasferimento time.Time      `json:"data_trasferimento"`
 	Nucleo            Nucleo         `json:"nucleo"`
 	Beneficiari       []Beneficiario `json:"beneficiari"`
+}
+
+// Notifica is what the receiving platform is told of a transfer: the
+// caller's answer, with the direction and the reason (null when none).
+type Notifica struct {
+	Risposta
+	Verso       string  `json:"verso"` // CPI or SERVIZI_SOCIALI
+	Motivazione *string `json:"motivazione"`
 }
 
 // Nucleo is the household's data. Amounts are decimal numbers in euro, as

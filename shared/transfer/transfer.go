@@ -28,9 +28,9 @@ import (
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
-	"github.com/rdc-interop/faas/shared/delivery"
-	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/idempotency"
+	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -61,11 +61,11 @@ const maxMotivazione = 2000
 
 // Routes builds the exchange's routes and starts its delivery worker.
 func (x Exchange) Routes(p *deps.Set) ([]web.Route, error) {
-	partner, opt, err := delivery.Configure(x.Partner, delivery.Transfer, "NOTIFY_URL", x.Function, p.Config.Secrets, os.Getenv)
+	partner, opt, err := outbox.Configure(x.Partner, outbox.Transfer, "NOTIFY_URL", x.Function, p.Config.Secrets, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	worker := delivery.New(p.DB, partner, opt, p.Log.With("function", x.Function))
+	worker := outbox.New(p.DB, partner, opt, p.Log.With("function", x.Function))
 	go worker.Run(p.Life)
 	h := &handler{x: x, db: p.DB, subjects: p.Subjects, worker: worker, log: p.Log}
 	// The cron-connector calls the same route: the pipeline sends its call
@@ -78,7 +78,7 @@ type handler struct {
 	x        Exchange
 	db       *pgxpool.Pool
 	subjects audit.Subjects
-	worker   *delivery.Worker
+	worker   *outbox.Worker
 	log      *slog.Logger
 }
 
@@ -286,6 +286,11 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("encode transfer: %w", err)
 	}
+	// The partner gets the caller's answer, with the direction and the reason.
+	notice, err := json.Marshal(Notifica{Risposta: out, Verso: h.x.To, Motivazione: t.motivazione})
+	if err != nil {
+		return nil, fmt.Errorf("encode transfer notification: %w", err)
+	}
 	claims := web.Claims(ctx)
 	entry := web.Stamp(r, audit.Entry{At: now, Action: h.x.Function, SubjectRef: t.ref, NucleoID: t.nucleo, Outcome: "created", Status: http.StatusCreated})
 	// Every write in one round trip.
@@ -294,10 +299,8 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		id, t.nucleo, h.x.To, from, t.motivazione, members, claims.Subject, claims.Org, web.RequestID(ctx), now, body)
 	b.Queue(`UPDATE nucleo SET servizio_competente = $2, aggiornato_il = $3 WHERE id = $1`, t.nucleo, h.x.To, now)
-	// The partner gets the caller's answer, with the direction and the reason.
-	b.Queue(`INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id, creato_il, prossimo_tentativo)
-	         VALUES ($1, $2, 'TRASFERIMENTO', ($3::jsonb || jsonb_build_object('verso', $4::text, 'motivazione', $5::text))::json, $6, $7, $7)`,
-		id, h.x.Partner, body, h.x.To, t.motivazione, t.nucleo, now)
+	outbox.Queue(b, outbox.Message{ID: id.String(), Partner: h.x.Partner, Kind: outbox.Transfer, Body: notice,
+		Household: t.nucleo, At: now})
 	audit.Queue(b, entry)
 	idempotency.QueueComplete(b, t.idem, id.String())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rdc-interop/faas/shared/delivery"
+	"github.com/rdc-interop/faas/shared/outbox"
 )
 
 func main() {
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		if err := lf.Parse(rest); err != nil {
 			return err
 		}
-		items, err := delivery.List(ctx, pool, *state, *n)
+		items, err := outbox.List(ctx, pool, *state, *n)
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 				return fmt.Errorf("%q is not an id_trasferimento (a UUID)", id)
 			}
 		}
-		n, err := delivery.Requeue(ctx, pool, rest)
+		n, err := outbox.Requeue(ctx, pool, rest)
 		if err != nil {
 			return err
 		}

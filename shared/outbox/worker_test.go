@@ -1,4 +1,4 @@
-package delivery
+package outbox
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdc-interop/faas/shared/dbtest"
@@ -92,8 +93,8 @@ func (p *partner) config() Partner {
 	return Partner{Name: "ANPAL", Kind: Transfer, Sender: "transfer-to-cpi", URL: p.srv.URL + "/notify", TokenURL: p.srv.URL + "/token", ClientID: "rdc", ClientSecret: "s3cret"}
 }
 
-// outbox writes n transfers with their notifications and returns their ids.
-func outbox(t *testing.T, pool *pgxpool.Pool, n int) []string {
+// queued writes n transfers' notifications (Queue) and returns their ids.
+func queued(t *testing.T, pool *pgxpool.Pool, n int) []string {
 	ctx := context.Background()
 	_, err := pool.Exec(ctx, `
 		INSERT INTO comune VALUES ('058091', 'H501', 'Roma', 'RM', '12') ON CONFLICT DO NOTHING;
@@ -105,15 +106,14 @@ func outbox(t *testing.T, pool *pgxpool.Pool, n int) []string {
 		t.Fatal(err)
 	}
 	var ids []string
+	b := &pgx.Batch{}
 	for range n {
 		id := uuid.NewString()
-		_, err := pool.Exec(ctx, `
-			INSERT INTO consegna (id, destinatario, tipo, corpo, nucleo_id)
-			VALUES ($1::uuid, 'ANPAL', 'TRASFERIMENTO', json_build_object('id_trasferimento', $1::uuid, 'verso', 'CPI'), 1)`, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		Queue(b, Message{ID: id, Partner: "ANPAL", Kind: Transfer, Body: []byte(`{"id_trasferimento":"` + id + `","verso":"CPI"}`), Household: 1})
 		ids = append(ids, id)
+	}
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
 	}
 	return ids
 }
@@ -123,7 +123,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func TestDeliveryOnceEachAcrossWorkers(t *testing.T) {
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
-	ids := outbox(t, pool, 60)
+	ids := queued(t, pool, 60)
 	// Two replicas sweep at once: the leases split the work.
 	w1, w2 := New(pool, p.config(), Options{Batch: 7}, quiet()), New(pool, p.config(), Options{Batch: 5}, quiet())
 	var wg sync.WaitGroup
@@ -158,7 +158,7 @@ func TestDeadLetterAndRequeue(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
-	ids := outbox(t, pool, 3)
+	ids := queued(t, pool, 3)
 	p.failing.Store(true)
 	w := New(pool, p.config(), Options{MaxAttempts: 3, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond}, quiet())
 	var dead int
@@ -206,7 +206,7 @@ func TestTokenRefusedIsRetried(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
-	outbox(t, pool, 1)
+	queued(t, pool, 1)
 	cfg := p.config()
 	cfg.ClientSecret = "wrong"
 	w := New(pool, cfg, Options{}, quiet())
@@ -225,7 +225,7 @@ func TestTokenRefusedIsRetried(t *testing.T) {
 
 func TestNoPartnerConfiguredWaits(t *testing.T) {
 	pool := dbtest.Pool(t)
-	outbox(t, pool, 1)
+	queued(t, pool, 1)
 	w := New(pool, Partner{Name: "ANPAL"}, Options{}, quiet())
 	if r, err := w.Sweep(context.Background()); err != nil || r != (Result{}) {
 		t.Fatalf("%+v %v", r, err)
@@ -242,7 +242,7 @@ func TestLeaseOfADeadWorkerExpires(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
-	ids := outbox(t, pool, 4)
+	ids := queued(t, pool, 4)
 	opt := Options{Timeout: 100 * time.Millisecond} // lease: 4 rounds of a batch of 32, and one more
 	dead := New(pool, p.config(), opt, quiet())
 	start := time.Now()
@@ -340,7 +340,7 @@ func TestLateOutcomeOfALostLeaseIsIgnored(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			pool := dbtest.Pool(t)
-			id := outbox(t, pool, 1)[0]
+			id := queued(t, pool, 1)[0]
 			opt := Options{Timeout: 50 * time.Millisecond, Batch: 1, MaxAttempts: tc.maxAttempts}
 			slow, fast := newPartner(t), newPartner(t)
 			slow.failing.Store(tc.failing)
@@ -380,7 +380,7 @@ func TestLateOutcomeOfALostLeaseIsIgnored(t *testing.T) {
 func TestLateFailureLeavesTheNewLeaseAlone(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
-	id := outbox(t, pool, 1)[0]
+	id := queued(t, pool, 1)[0]
 	opt := Options{Timeout: 50 * time.Millisecond, Batch: 1}
 	slow, fast := newPartner(t), newPartner(t)
 	slow.failing.Store(true)
@@ -423,7 +423,7 @@ func TestLeaseOutlastsABatch(t *testing.T) {
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
 	const batch = 6 * parallel // six rounds of POSTs
-	ids := outbox(t, pool, batch)
+	ids := queued(t, pool, batch)
 	opt := Options{Timeout: 400 * time.Millisecond, Batch: batch}
 	p.delay.Store(int64(250 * time.Millisecond))
 
@@ -492,7 +492,7 @@ func TestReleasedWhenTheLeaseCannotCoverAPost(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
 	p := newPartner(t)
-	id := outbox(t, pool, 1)[0]
+	id := queued(t, pool, 1)[0]
 	w := New(pool, p.config(), Options{}, quiet())
 	due, err := w.claim(ctx)
 	if err != nil || len(due) != 1 {

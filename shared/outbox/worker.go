@@ -1,6 +1,7 @@
-// Package delivery notifies a partner platform of what concerns it (the
-// transfers made for it, an offer's refusal), at least once, from the
-// outbox (the consegna table) that each event fills in its own transaction.
+// Package outbox is the consegna table, both sides: an event queues its
+// notifications in its own transaction (Queue: a transfer made, an offer's
+// refusal, an agency's report), and a Worker in the function that wrote
+// them notifies the partner platform of each, at least once.
 //
 // A Worker claims due notifications with a lease (it pushes their next
 // attempt past its own deadline, under FOR UPDATE SKIP LOCKED), so replicas
@@ -14,7 +15,7 @@
 // that at-least-once delivery allows. Failures are retried with exponential
 // back-off and jitter; after MaxAttempts a notification is set aside
 // (SCARTATA) for an operator to see (List) and re-queue (Requeue).
-package delivery
+package outbox
 
 import (
 	"bytes"
