@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -146,8 +147,8 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 		       scade_il = $11::timestamptz + $12 * interval '1 day'
 		WHERE id = $1 AND stato = 'IN_CORSO'`,
 		id, p.k, st.Released, st.Generalised, st.Suppressed, st.Read, name, info.Size, info.SHA256, mb, now, p.keepDays)
-	audit.Queue(b, audit.Entry{At: now, RequestID: "export:" + id, ClientID: j.client, Org: j.org,
-		Function: "anonymised-export", Action: "export-generate", Outcome: "ready", Status: 200})
+	audit.QueueSystem(b, "export", id, audit.Entry{At: now, ClientID: j.client, Org: j.org,
+		Function: "anonymised-export", Action: "export-generate", Outcome: "ready", Status: http.StatusOK})
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
 		x.files.Remove(context.WithoutCancel(ctx), name)
 		x.files.Remove(context.WithoutCancel(ctx), name+".manifest.json")

@@ -108,7 +108,7 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 	if hook != nil {
 		outbox.Queue(b, outbox.Message{ID: id, Partner: "APL:" + apl, Kind: outbox.Report, Body: notice, URL: *hook})
 	}
-	audit.Queue(b, audit.Entry{RequestID: "report:" + id, ClientID: "-", Org: "APL:" + apl, Function: "apl-daily-report",
+	audit.QueueSystem(b, "report", id, audit.Entry{Org: "APL:" + apl, Function: "apl-daily-report",
 		Action: "report-generate", Outcome: "ready:" + day.String(), Status: http.StatusOK})
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
 		return db.Translate(fmt.Errorf("record report: %w", err))

@@ -149,7 +149,7 @@ func (w *Writer) drainOnStop() {
 // insertSQL stores a batch in one round trip: arrays bound as parameters of
 // a prepared statement (pgx caches it per connection), unnested into rows.
 const insertSQL = `
-INSERT INTO audit_log (at, request_id, client_id, org, function, action, subject_ref, nucleo_id, outcome, status)
+INSERT INTO audit_log (` + columns + `)
 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::smallint[])`
 
 func (w *Writer) insert(batch []*pending) error {
@@ -184,21 +184,19 @@ func (w *Writer) insert(batch []*pending) error {
 // change and its trace then commit together or not at all (a transfer uses
 // it), in the round trip of the change itself.
 func Queue(b *pgx.Batch, e Entry) {
+	b.Queue(`INSERT INTO audit_log (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, values(e)...)
+}
+
+// columns are an audit record's, in the order of values.
+const columns = `at, request_id, client_id, org, function, action, subject_ref, nucleo_id, outcome, status`
+
+// values are e's, in the order of columns: its time filled in when zero,
+// no subject or household stored as NULL.
+func values(e Entry) []any {
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
-	var subject *string
-	if e.SubjectRef != "" {
-		subject = &e.SubjectRef
-	}
-	var nucleo *int64
-	if e.NucleoID != 0 {
-		nucleo = &e.NucleoID
-	}
-	b.Queue(`
-		INSERT INTO audit_log (at, request_id, client_id, org, function, action, subject_ref, nucleo_id, outcome, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.At, e.RequestID, e.ClientID, e.Org, e.Function, e.Action, subject, nucleo, e.Outcome, int16(e.Status))
+	return []any{e.At, e.RequestID, e.ClientID, e.Org, e.Function, e.Action, db.Null(e.SubjectRef), db.Null(e.NucleoID), e.Outcome, int16(e.Status)}
 }
 
 // Subjects turns subject keys (canonical codici fiscali) into references that

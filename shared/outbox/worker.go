@@ -37,6 +37,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/db"
 )
@@ -266,6 +267,7 @@ type notification struct {
 	attempts int
 	body     []byte
 	url      string    // the row's own URL, if any
+	nucleo   int64     // the household whose data leaves, 0 if none
 	claim    uuid.UUID // this claim's consegna.tentativo_id
 	// postBy is when, on this process's clock, a POST must have ended for
 	// its outcome to be recorded within the lease.
@@ -285,7 +287,7 @@ WITH due AS (
 UPDATE consegna c SET prossimo_tentativo = now() + $4 * interval '1 millisecond', tentativo_id = $5
 FROM due
 WHERE c.id = due.id AND c.destinatario = due.destinatario
-RETURNING c.id::text, c.destinatario, c.tentativi, c.corpo, coalesce(c.url, '')`
+RETURNING c.id::text, c.destinatario, c.tentativi, c.corpo, coalesce(c.url, ''), coalesce(c.nucleo_id, 0)`
 
 // leaseGuard ends every statement that records an outcome or gives a row
 // back ($1 id, $2 destination, $3 the claim): it matches only a row this
@@ -307,7 +309,7 @@ func (w *Worker) claim(ctx context.Context) ([]notification, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
 		n := notification{claim: claim, postBy: postBy}
-		err := r.Scan(&n.id, &n.to, &n.attempts, &n.body, &n.url)
+		err := r.Scan(&n.id, &n.to, &n.attempts, &n.body, &n.url, &n.nucleo)
 		return n, err
 	})
 	if err != nil {
@@ -355,19 +357,17 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 	if failure == "" {
 		// The partner now holds the household's data: that is an access, and
 		// it leaves its audit record with the delivery, in one statement.
-		tag, err := w.pool.Exec(ctx, `
-			WITH delivered AS (
-			    UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $4, consegnata_il = now(), ultimo_errore = NULL, tentativo_id = NULL
-			    WHERE `+leaseGuard+` RETURNING id, nucleo_id)
-			INSERT INTO audit_log (at, request_id, client_id, org, function, action, nucleo_id, outcome, status)
-			SELECT now(), 'consegna:' || d.id, $5, $2, $6, 'notify', d.nucleo_id, 'delivered', 200
-			FROM delivered d`,
-			n.id, n.to, n.claim, attempt, w.partner.ClientID, w.partner.Sender)
+		trace := audit.System("consegna", n.id, audit.Entry{ClientID: w.partner.ClientID, Org: n.to, Function: w.partner.Sender,
+			Action: "notify", NucleoID: n.nucleo, Outcome: "delivered", Status: http.StatusOK})
+		changed, err := audit.Change(ctx, w.pool, trace, `
+			UPDATE consegna SET stato = 'CONSEGNATA', tentativi = $4, consegnata_il = now(), ultimo_errore = NULL, tentativo_id = NULL
+			WHERE `+leaseGuard+` RETURNING id`,
+			n.id, n.to, n.claim, attempt)
 		if err != nil {
 			// The lease expires and the partner gets a repeat it recognises by its key.
-			return notRecorded, db.Translate(fmt.Errorf("record delivery: %w", err))
+			return notRecorded, fmt.Errorf("record delivery: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
+		if changed == 0 {
 			// Whoever holds the row now delivers it again, under the same key.
 			w.lostLease(n, "delivered")
 			return superseded, nil
