@@ -106,7 +106,7 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idem, err := idempotency.Read(r, claims.Subject, "anonymised-export")
+	key, err := web.IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	j := job{org: rc.org, client: claims.Subject, tipo: in.Tipo, formato: in.Formato, da: da, a: a}
-	res, replayed, err := x.enqueue(r.Context(), j, idem, func(b *pgx.Batch, id string, status int) {
+	res, replayed, err := x.enqueue(r.Context(), j, key, func(b *pgx.Batch, id string, status int) {
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "export-request", Outcome: "queued:" + id, Status: status}))
 	})
 	if err != nil {
@@ -147,12 +147,12 @@ const (
 
 // enqueue records the job and starts it; a job of the same recipient, kind
 // and period already running is a 409, whichever replica runs it.
-func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request, trace func(b *pgx.Batch, id string, status int)) (accepted, bool, error) {
+func (x *exporter) enqueue(ctx context.Context, j job, key idempotency.Key, trace func(b *pgx.Batch, id string, status int)) (accepted, bool, error) {
 	id := uuid.Must(uuid.NewV7()).String()
 	var out accepted
 	replayed := false
 	err := db.Transact(ctx, x.db, func(tx pgx.Tx) error {
-		earlier, err := idempotency.Claim(ctx, tx, idem)
+		earlier, err := key.Claim(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func (x *exporter) enqueue(ctx context.Context, j job, idem idempotency.Request,
 			VALUES ($1, $2, $3, $4, $5, $6, 'IN_CODA',
 			        coalesce(nullif($7, ''), (SELECT formato FROM export_destinatario WHERE org = $2), '`+formatCSV+`'))`,
 			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time(), j.formato)
-		idempotency.QueueComplete(b, idem, id)
+		key.Complete(b, id)
 		trace(b, id, http.StatusAccepted)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			if problem.KindOf(db.Translate(err)) == problem.Conflict {

@@ -57,7 +57,7 @@ func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 			if exists {
 				continue
 			}
-			_, _, err = x.enqueue(ctx, job{org: org, client: "-", tipo: tipo, da: da, a: a}, idempotency.Request{}, func(b *pgx.Batch, id string, status int) {})
+			_, _, err = x.enqueue(ctx, job{org: org, client: "-", tipo: tipo, da: da, a: a}, idempotency.Key{}, func(b *pgx.Batch, id string, status int) {})
 			if problem.KindOf(err) == problem.Conflict {
 				continue // another replica's run is on it
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/db"
-	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -68,12 +67,12 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || id < 1 {
 		return errNoCitizen
 	}
-	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, "apl-citizens")
+	key, err := web.IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
 	// The key is kept for the citizen's id, however the path spelled it.
-	idem.Path = "/" + strconv.FormatInt(id, 10) + "/annotazioni"
+	key.Path = "/" + strconv.FormatInt(id, 10) + "/annotazioni"
 	var in noteRequest
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
@@ -95,7 +94,7 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return db.Translate(fmt.Errorf("find citizen: %w", err))
 		}
-		earlier, err := idempotency.Claim(r.Context(), tx, idem)
+		earlier, err := key.Claim(r.Context(), tx)
 		if err != nil {
 			return err
 		}
@@ -118,7 +117,7 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 			return db.Translate(fmt.Errorf("record note: %w", err))
 		}
 		out.CreataIl = out.CreataIl.UTC() // as a replay rebuilds it, whatever the replica's time zone
-		idempotency.QueueComplete(b, idem, strconv.FormatInt(out.IDAnnotazione, 10))
+		key.Complete(b, strconv.FormatInt(out.IDAnnotazione, 10))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "citizen-note", SubjectRef: x.subjects.Ref(code), NucleoID: household,
 			Outcome: "recorded:" + strconv.FormatInt(out.IDAnnotazione, 10), Status: http.StatusCreated}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {

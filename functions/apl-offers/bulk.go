@@ -13,7 +13,6 @@ import (
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
-	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -53,7 +52,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, "apl-offers")
+	key, err := web.IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
@@ -86,7 +85,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 
 	var body []byte
 	err = db.Transact(r.Context(), x.db, func(tx pgx.Tx) error {
-		earlier, err := idempotency.Claim(r.Context(), tx, idem)
+		earlier, err := key.Claim(r.Context(), tx)
 		if err != nil {
 			return err
 		}
@@ -105,7 +104,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		b := &pgx.Batch{}
-		idempotency.QueueComplete(b, idem, string(body))
+		key.Complete(b, string(body))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "offers-create", Outcome: outcomeOf(res), Status: http.StatusOK}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
 			return db.Translate(fmt.Errorf("record bulk offers: %w", err))
@@ -115,10 +114,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(body)
-	return err
+	return web.StoredJSON(w, http.StatusOK, body)
 }
 
 // readRefs reads in one round trip the reference data the offers' codes

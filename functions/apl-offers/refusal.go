@@ -90,7 +90,7 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, "apl-offers")
+	key, err := web.IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
@@ -111,8 +111,8 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		// The key is kept for the offer as stored, however the path spelled its id.
-		idem.Path = "/" + o.IDOfferta + "/rifiuti"
-		earlier, err := idempotency.Claim(r.Context(), tx, idem)
+		key.Path = "/" + o.IDOfferta + "/rifiuti"
+		earlier, err := key.Claim(r.Context(), tx)
 		if err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return db.Translate(fmt.Errorf("find candidate: %w", err))
 		}
-		body, err = x.recordRefusal(r, tx, t, o, member, household, code, *in.Data, motivo, ref, idem)
+		body, err = x.recordRefusal(r, tx, t, o, member, household, code, *in.Data, motivo, ref, key)
 		return err
 	})
 	if problem.KindOf(err) == problem.Conflict {
@@ -146,14 +146,11 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 			wk.Wake()
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err = w.Write(body)
-	return err
+	return web.StoredJSON(w, status, body)
 }
 
 func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o stored, member, household int64, code cf.Code,
-	day civil.Date, motivo, ref string, idem idempotency.Request) ([]byte, error) {
+	day civil.Date, motivo, ref string, key idempotency.Key) ([]byte, error) {
 	id := uuid.Must(uuid.NewV7()).String()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	body, err := json.Marshal(refusalAnswer{IDRifiuto: id, IDOfferta: o.IDOfferta, Data: day, RegistratoIl: now, Destinatari: refusalPartners})
@@ -172,7 +169,7 @@ func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o store
 	for _, p := range refusalPartners {
 		outbox.Queue(b, outbox.Message{ID: id, Partner: p, Kind: outbox.Refusal, Body: n, Household: household, At: now})
 	}
-	idempotency.QueueComplete(b, idem, id)
+	key.Complete(b, id)
 	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: household,
 		Outcome: "recorded:" + id, Status: http.StatusCreated}))
 	if err := tx.SendBatch(r.Context(), b).Close(); err != nil {

@@ -46,8 +46,8 @@ func TestReadKeepsTheBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	rest, _ := io.ReadAll(r.Body)
-	if string(rest) != body || req.Key != "k1" || len(req.Fingerprint) != 32 {
-		t.Fatalf("body %q key %q fingerprint %d bytes", rest, req.Key, len(req.Fingerprint))
+	if string(rest) != body || req.Value != "k1" || len(req.Fingerprint) != 32 {
+		t.Fatalf("body %q key %q fingerprint %d bytes", rest, req.Value, len(req.Fingerprint))
 	}
 	if want := (Scope{Client: "apl-1001-master", Function: "apl-offers", Method: http.MethodPost, Path: "/0190/rifiuti"}); req.Scope != want {
 		t.Fatalf("scope %+v, want %+v", req.Scope, want)

@@ -88,7 +88,7 @@ type request struct {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
-	idem, err := idempotency.Read(r, web.Claims(r.Context()).Subject, h.x.Function)
+	key, err := web.IdempotencyKey(r)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 	t := move{
 		canonical: code.Canonical(), ref: h.subjects.Ref(string(code.Canonical())),
-		motivazione: motivazione, idem: idem,
+		motivazione: motivazione, key: key,
 	}
 	res, err := h.transfer(r, &t)
 	switch problem.KindOf(err) {
@@ -131,10 +131,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.replayed {
-		return writeRaw(w, http.StatusOK, res.body)
+		return web.StoredJSON(w, http.StatusOK, res.body)
 	}
 	h.worker.Wake()
-	return writeRaw(w, http.StatusCreated, res.body)
+	return web.StoredJSON(w, http.StatusCreated, res.body)
 }
 
 // move is one transfer in the making.
@@ -142,7 +142,7 @@ type move struct {
 	canonical   cf.Code
 	ref         string
 	motivazione *string
-	idem        idempotency.Request
+	key         idempotency.Key
 	nucleo      int64 // once found
 }
 
@@ -164,7 +164,7 @@ func (h *handler) transfer(r *http.Request, t *move) (result, error) {
 	var res result
 	committing := false
 	err = db.Transact(ctx, h.db, func(tx pgx.Tx) error {
-		earlier, err := idempotency.Claim(ctx, tx, t.idem)
+		earlier, err := t.key.Claim(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -302,7 +302,7 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	outbox.Queue(b, outbox.Message{ID: id.String(), Partner: h.x.Partner, Kind: outbox.Transfer, Body: notice,
 		Household: t.nucleo, At: now})
 	audit.Queue(b, entry)
-	idempotency.QueueComplete(b, t.idem, id.String())
+	t.key.Complete(b, id.String())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, db.Translate(fmt.Errorf("write transfer: %w", err))
 	}
@@ -330,11 +330,4 @@ func (h *handler) scheduled(w http.ResponseWriter, r *http.Request) error {
 	return web.JSON(w, http.StatusOK, map[string]int64{
 		"consegnate": int64(res.Delivered), "da_ritentare": int64(res.Retried),
 		"scartate": int64(res.DeadLettered), "chiavi_scadute": purged})
-}
-
-func writeRaw(w http.ResponseWriter, status int, body []byte) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err := w.Write(body)
-	return err
 }

@@ -124,14 +124,19 @@ func JSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode answer: %w", err)
 	}
-	if w.Header().Get("Content-Type") == "" {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	// Answers carry personal data unless a handler says otherwise.
-	if w.Header().Get("Cache-Control") == "" {
-		w.Header().Set("Cache-Control", "no-store")
-	}
+	jsonHeaders(w.Header())
 	w.WriteHeader(status)
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// jsonHeaders are every JSON answer's, unless the handler set its own.
+func jsonHeaders(h http.Header) {
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json")
+	}
+	// Answers carry personal data unless a handler says otherwise.
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
 }
