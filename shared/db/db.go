@@ -34,6 +34,9 @@ type DBTX interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
+// BusinessZone is the session time zone of every connection.
+const BusinessZone = "Europe/Rome"
+
 // Open returns a pool for url that has not connected yet.
 func Open(url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -48,6 +51,11 @@ func Open(url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	cfg.HealthCheckPeriod = 5 * time.Second
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	// A day in business terms is a day in Rome: current_date, a date
+	// compared with a timestamptz, or a timestamptz cast to a date must
+	// follow Rome's midnight, not the server's. Instants travel in binary
+	// and are unaffected.
+	cfg.ConnConfig.RuntimeParams["timezone"] = BusinessZone
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
