@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,7 +20,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/disclosure"
 	"github.com/rdc-interop/faas/shared/files"
 )
@@ -233,10 +231,7 @@ func TestExportMicrodata(t *testing.T) {
 // pseudonym key and checks its quasi-identifiers against the person's data.
 func checkGeneralisation(t *testing.T, org string, rows [][]string) {
 	t.Helper()
-	cfg, err := config.Load(os.Getenv, config.DefaultSecrets())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := h.Config // the functions' own settings
 	master, err := cfg.Secrets.Get("export-pseudonym-key", "EXPORT_PSEUDONYM_KEY")
 	if err != nil {
 		t.Fatal(err)
@@ -331,10 +326,7 @@ func verifyWithJWKS(t *testing.T, compact string) []byte {
 // exportStore opens the exports bucket directly, for checks the API cannot make.
 func exportStore(t *testing.T) *files.Store {
 	t.Helper()
-	cfg, err := config.Load(os.Getenv, config.DefaultSecrets()) // the functions' own settings, as the harness set them
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := h.Config // the functions' own settings
 	s, err := files.Open(cfg, "exports")
 	if err != nil {
 		t.Fatal(err)

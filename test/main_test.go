@@ -37,12 +37,9 @@ func TestMain(m *testing.M) {
 	maps.Copy(env, anpal.env("ANPAL"))
 	maps.Copy(env, gepi.env("GEPI"))
 	maps.Copy(env, inps.env("INPS"))
-	for k, v := range env {
-		os.Setenv(k, v)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
-	h, err = harness.Start(ctx, harness.Options{Persons: 30000})
+	h, err = harness.Start(ctx, harness.Options{Persons: 30000, Settings: env})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start the function set:", err)

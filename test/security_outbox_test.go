@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -32,10 +31,7 @@ import (
 // was delivered.
 func TestOutboxLeaseCoversTheBatch(t *testing.T) {
 	ctx := context.Background()
-	timeout, err := time.ParseDuration(os.Getenv("DELIVERY_TIMEOUT"))
-	if err != nil {
-		t.Fatalf("DELIVERY_TIMEOUT: %v", err)
-	}
+	timeout := h.Config.Delivery.Timeout
 	slow := timeout * 9 / 10
 	// A worker claims 32 at a time and POSTs 8 at once: four slow rounds.
 	const n = 32
@@ -79,10 +75,7 @@ func TestOutboxLeaseCoversTheBatch(t *testing.T) {
 	if r := do(t, call{method: http.MethodGet, url: h.URL(reportFn, "/status")}); r.status != http.StatusOK {
 		t.Fatalf("status: %d %s", r.status, r.body)
 	}
-	opt, err := outbox.OptionsFromEnv(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opt := outbox.OptionsOf(h.Config.Delivery)
 	replica := outbox.New(h.DB, outbox.Partner{Kind: outbox.Report, Sender: "apl-daily-report"}, opt,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rctx, stop := context.WithCancel(ctx)

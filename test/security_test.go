@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rdc-interop/faas/infra/demo"
-	"github.com/rdc-interop/faas/shared/config"
 )
 
 // from returns an HTTP client whose connections leave from addr.
@@ -255,20 +253,15 @@ func TestRateLimitWithoutRedis(t *testing.T) {
 // does not count some calls in Redis and some in the process.
 func waitForSharedLimits(t *testing.T) {
 	t.Helper()
-	cfg, err := config.Load(os.Getenv, config.DefaultSecrets()) // the functions' own settings
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
+	opts, err := redis.ParseURL(h.Config.RedisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	c := provision(t, demo.Client{ClientID: "gepi-sonda", Org: "GEPI", Scopes: []string{"rdc:did:read"},
-		RateLimits: map[string]string{"did-check": "1000/s:19"}}) // a burst under 20: counted call by call, never leased
+	c := provision(t, demo.Client{ClientID: "gepi-sonda", Org: "GEPI", Scopes: []string{"rdc:did:read"}, RateLimits: map[string]string{"did-check": "1000/s:19"}}) // a burst under 20: counted call by call, never leased
 	tok := accessToken(t, login(t, http.DefaultClient, c.ClientID, c.ClientSecret))
-	key := "rate:" + cfg.RedisPrefix + "rl:client:did-check:" + c.ClientID
+	key := "rate:" + h.Config.RedisPrefix + "rl:client:did-check:" + c.ClientID
 	eventually(t, 30*time.Second, "rate limits shared in Redis again", func() bool {
 		rdb.Del(context.Background(), key)
 		didCheckFrom(t, http.DefaultClient, tok, nil)

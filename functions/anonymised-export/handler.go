@@ -14,11 +14,9 @@ package function
 import (
 	"fmt"
 	"net/http"
-	"os"
 
-	"github.com/rdc-interop/faas/shared/config"
-	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -31,7 +29,7 @@ const Scope = "rdc:export"
 // cron annotation triggers it (a test checks they agree).
 const Schedule = "0 3 * * *"
 
-var handler = web.New("anonymised-export", func(p *deps.Set) ([]web.Route, error) {
+var handler = web.New("anonymised-export", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	master, err := p.Config.Secrets.Get("export-pseudonym-key", "EXPORT_PSEUDONYM_KEY")
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym key: %w", err)
@@ -44,10 +42,7 @@ var handler = web.New("anonymised-export", func(p *deps.Set) ([]web.Route, error
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := config.Count(os.Getenv, "EXPORT_MAX_JOBS", 2)
-	if err != nil {
-		return nil, err
-	}
+	jobs := p.Config.ExportMaxJobs
 	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: docs.Receipts(), log: p.Log, life: p.Life, slots: make(chan struct{}, jobs)}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: x.request, Scheduled: x.scheduled, Schedule: Schedule},

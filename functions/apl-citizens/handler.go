@@ -27,7 +27,7 @@ type citizens struct {
 	subjects audit.Subjects
 }
 
-var handler = web.New("apl-citizens", func(p *deps.Set) ([]web.Route, error) {
+var handler = web.New("apl-citizens", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	x := &citizens{db: p.DB, subjects: p.Subjects}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/search", Scope: Scope, Handle: x.search},

@@ -12,7 +12,6 @@ package function
 import (
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -36,7 +35,7 @@ type reports struct {
 	log      *slog.Logger
 }
 
-var handler = web.New("apl-daily-report", func(p *deps.Set) ([]web.Route, error) {
+var handler = web.New("apl-daily-report", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	store, err := files.Open(p.Config, "reports")
 	if err != nil {
 		return nil, err
@@ -48,12 +47,9 @@ var handler = web.New("apl-daily-report", func(p *deps.Set) ([]web.Route, error)
 	// Each agency's webhook URL is on its row (apl.webhook_url); the body
 	// is signed with a document key (never the access-token key), published
 	// in the JWKS.
-	opt, err := outbox.OptionsFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
+	opt := outbox.OptionsOf(p.Config.Delivery)
 	worker := outbox.New(p.DB, outbox.Partner{Kind: outbox.Report, Sender: "apl-daily-report", Sign: docs.Webhooks().SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
-	go worker.Run(p.Life)
+	bg.Go(worker.Run)
 	x := &reports{db: p.DB, files: store, webhooks: worker, log: p.Log}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: x.request, Scheduled: x.scheduled, Schedule: Schedule},

@@ -24,7 +24,7 @@ type interests struct {
 	db *pgxpool.Pool
 }
 
-var handler = web.New("apl-interests", func(p *deps.Set) ([]web.Route, error) {
+var handler = web.New("apl-interests", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	x := &interests{db: p.DB}
 	return []web.Route{
 		{Method: http.MethodGet, Path: "/", Scope: Scope, Handle: x.list},

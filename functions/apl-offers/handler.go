@@ -11,7 +11,6 @@ package function
 
 import (
 	"net/http"
-	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,17 +36,14 @@ type offers struct {
 	refusals []*outbox.Worker // one per benefit system told of refusals
 }
 
-var handler = web.New("apl-offers", func(p *deps.Set) ([]web.Route, error) {
+var handler = web.New("apl-offers", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	x := &offers{db: p.DB, subjects: p.Subjects}
 	// Refusals go to each benefit system's <PARTNER>_REFUSAL_URL, with its
 	// token settings (outbox.Configure).
 	for _, name := range refusalPartners {
-		pt, opt, err := outbox.Configure(name, outbox.Refusal, "REFUSAL_URL", "apl-offers", p.Config.Secrets, os.Getenv)
-		if err != nil {
-			return nil, err
-		}
+		pt, opt := outbox.Configure(p.Config, name, outbox.Refusal, "apl-offers")
 		wk := outbox.New(p.DB, pt, opt, p.Log.With("function", "apl-offers"))
-		go wk.Run(p.Life)
+		bg.Go(wk.Run)
 		x.refusals = append(x.refusals, wk)
 	}
 	return []web.Route{

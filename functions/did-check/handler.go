@@ -9,16 +9,16 @@ package function
 import (
 	"net/http"
 
-	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
 // Scope a token must carry to call did-check.
 const Scope = "rdc:did:read"
 
-var handler = web.New("did-check", func(p *deps.Set) ([]web.Route, error) {
-	c := checker{lookup: lookup.New(p, "did-check", store{db: p.DB}.household)}
+var handler = web.New("did-check", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
+	c := checker{lookup: lookup.New(p, bg, "did-check", store{db: p.DB}.household)}
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
 })
 

@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -29,8 +29,8 @@ const (
 	MotivoSenzaDid = "DID_NON_ATTIVA"
 )
 
-var handler = web.New("did-holder-exclusion", func(p *deps.Set) ([]web.Route, error) {
-	c := checker{lookup: lookup.New(p, "did-holder-exclusion", store{db: p.DB}.person)}
+var handler = web.New("did-holder-exclusion", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
+	c := checker{lookup: lookup.New(p, bg, "did-holder-exclusion", store{db: p.DB}.person)}
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
 })
 

@@ -12,22 +12,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
-var handler = web.New("oauth-token", func(p *deps.Set) ([]web.Route, error) {
-	ttl, err := config.Duration(getenv, "ACCESS_TOKEN_TTL", 15*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	reload, err := config.Duration(getenv, "OAUTH_KEYS_RELOAD", 30*time.Second)
-	if err != nil {
-		return nil, err
-	}
+var handler = web.New("oauth-token", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
+	ttl, reload := p.Config.AccessTokenTTL, p.Config.OAuthKeysReload
 	s := &server{
 		issuer:   strings.TrimSuffix(p.Config.OAuthIssuer, "/"),
 		audience: p.Config.OAuthAudience,

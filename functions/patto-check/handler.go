@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/lookup"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
 // Scope a token must carry to call patto-check.
 const Scope = "rdc:patto:read"
 
-var handler = web.New("patto-check", func(p *deps.Set) ([]web.Route, error) {
-	c := checker{lookup: lookup.New(p, "patto-check", store{db: p.DB}.household)}
+var handler = web.New("patto-check", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
+	c := checker{lookup: lookup.New(p, bg, "patto-check", store{db: p.DB}.household)}
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
 })
 

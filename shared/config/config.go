@@ -55,11 +55,77 @@ type Config struct {
 	RateLimitLoginClient  ratelimit.Limit
 	RateLimitLoginAddress ratelimit.Limit
 
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+
+	// AccessTokenTTL is how long an access token lives; OAuthKeysReload how
+	// soon a rotated signing key is used (oauth-token).
+	AccessTokenTTL  time.Duration
+	OAuthKeysReload time.Duration
+
+	// ExportMaxJobs is how many export jobs one replica runs at once.
+	ExportMaxJobs int
+
+	// Delivery is how the outbox retries; zero values keep its defaults.
+	Delivery Delivery
+
+	// Partners are the platforms the function set notifies, by name
+	// (ANPAL, GEPI, INPS): where and how to reach each.
+	Partners map[string]Partner
+
 	Secrets Secrets `json:"-"`
 }
 
+// Delivery holds the outbox's retry settings (DELIVERY_*).
+type Delivery struct {
+	MaxAttempts int
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	Poll        time.Duration
+	Timeout     time.Duration
+}
+
+// Partner is one partner platform's notification settings
+// (<NAME>_NOTIFY_URL, _REFUSAL_URL, _TOKEN_URL, _CLIENT_ID, _SCOPE, and the
+// secret <name>-client-secret). An empty URL leaves that kind of
+// notification waiting in the outbox.
+type Partner struct {
+	NotifyURL    string // transfers
+	RefusalURL   string // refusals of offers
+	TokenURL     string
+	ClientID     string
+	Scopes       []string
+	ClientSecret string `json:"-"`
+}
+
+// PartnerNames are the partners whose settings are read.
+var PartnerNames = []string{"ANPAL", "GEPI", "INPS"}
+
 // Getenv reads one environment variable; os.Getenv in production, a map in tests.
 type Getenv func(string) string
+
+// FromEnvironment is the configuration of a deployed process: its
+// environment (stack.yml) and its secrets (DefaultSecrets). It is the one
+// place the process's environment is read.
+func FromEnvironment() (Config, error) { return Load(os.Getenv, DefaultSecrets()) }
+
+// Overlay is the process's environment with settings laid over it (a
+// setting given as "" is empty, not the environment's): how the local
+// gateway and the test harness configure the functions they run in their
+// own process, without writing to the environment.
+func Overlay(settings map[string]string) Getenv {
+	return func(name string) string {
+		if v, ok := settings[name]; ok {
+			return v
+		}
+		return os.Getenv(name)
+	}
+}
+
+// SecretsIn searches the OpenFaaS mount, then dir, then getenv.
+func SecretsIn(dir string, getenv Getenv) Secrets {
+	return Secrets{Dirs: []string{"/var/openfaas/secrets", dir}, Getenv: getenv}
+}
 
 // Load parses the configuration from getenv and secrets.
 func Load(getenv Getenv, secrets Secrets) (Config, error) {
@@ -118,10 +184,67 @@ func Load(getenv Getenv, secrets Secrets) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
 		}
 	}
+	c.LogLevel = get("LOG_LEVEL", "info")
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, errors.New("LOG_LEVEL: want debug, info, warn or error"))
+	}
+	durations := []struct {
+		name string
+		def  time.Duration
+		into *time.Duration
+	}{
+		{"ACCESS_TOKEN_TTL", 15 * time.Minute, &c.AccessTokenTTL},
+		{"OAUTH_KEYS_RELOAD", 30 * time.Second, &c.OAuthKeysReload},
+		{"DELIVERY_BACKOFF_BASE", 0, &c.Delivery.BackoffBase},
+		{"DELIVERY_BACKOFF_MAX", 0, &c.Delivery.BackoffMax},
+		{"DELIVERY_POLL", 0, &c.Delivery.Poll},
+		{"DELIVERY_TIMEOUT", 0, &c.Delivery.Timeout},
+	}
+	for _, d := range durations {
+		if *d.into, err = Duration(getenv, d.name, d.def); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.ExportMaxJobs, err = Count(getenv, "EXPORT_MAX_JOBS", 2); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Delivery.MaxAttempts, err = Count(getenv, "DELIVERY_MAX_ATTEMPTS", 12); err != nil {
+		errs = append(errs, err)
+	}
+	c.Partners = map[string]Partner{}
+	for _, name := range PartnerNames {
+		pt, err := loadPartner(name, get, secrets)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.Partners[name] = pt
+	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (or secret database-url) is required"))
 	}
 	return c, errors.Join(errs...)
+}
+
+func loadPartner(name string, get func(string, string) string, secrets Secrets) (Partner, error) {
+	pt := Partner{
+		NotifyURL: get(name+"_NOTIFY_URL", ""), RefusalURL: get(name+"_REFUSAL_URL", ""),
+		TokenURL: get(name+"_TOKEN_URL", ""), ClientID: get(name+"_CLIENT_ID", ""),
+		Scopes: strings.Fields(get(name+"_SCOPE", "")),
+	}
+	if pt.NotifyURL == "" && pt.RefusalURL == "" {
+		return pt, nil
+	}
+	secret, err := secrets.Get(strings.ToLower(name)+"-client-secret", name+"_CLIENT_SECRET")
+	if err != nil {
+		return pt, fmt.Errorf("%s notifications: %w", name, err)
+	}
+	pt.ClientSecret = secret
+	if pt.TokenURL == "" || pt.ClientID == "" {
+		return pt, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with a notification URL", name, name, name)
+	}
+	return pt, nil
 }
 
 func parseBool(s string) (bool, error) {

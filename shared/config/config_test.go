@@ -43,6 +43,30 @@ func TestLoad(t *testing.T) {
 		{name: "bad bool", env: map[string]string{"DATABASE_URL": "x", "S3_USE_SSL": "maybe"}, wantErr: "S3_USE_SSL"},
 		{name: "bad conns", env: map[string]string{"DATABASE_URL": "x", "DB_MAX_CONNS": "0"}, wantErr: "DB_MAX_CONNS"},
 		{name: "bad batch", env: map[string]string{"DATABASE_URL": "x", "AUDIT_BATCH": "lots"}, wantErr: "AUDIT_BATCH"},
+		{name: "bad hops", env: map[string]string{"DATABASE_URL": "x", "TRUSTED_PROXY_HOPS": "-1"}, wantErr: "TRUSTED_PROXY_HOPS"},
+		{name: "bad limit", env: map[string]string{"DATABASE_URL": "x", "RATE_LIMIT_CLIENT": "fast"}, wantErr: "RATE_LIMIT_CLIENT"},
+		{name: "bad log level", env: map[string]string{"DATABASE_URL": "x", "LOG_LEVEL": "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "bad ttl", env: map[string]string{"DATABASE_URL": "x", "ACCESS_TOKEN_TTL": "soon"}, wantErr: "ACCESS_TOKEN_TTL"},
+		{name: "bad delivery", env: map[string]string{"DATABASE_URL": "x", "DELIVERY_MAX_ATTEMPTS": "0"}, wantErr: "DELIVERY_MAX_ATTEMPTS"},
+		{name: "bad export jobs", env: map[string]string{"DATABASE_URL": "x", "EXPORT_MAX_JOBS": "two"}, wantErr: "EXPORT_MAX_JOBS"},
+		{name: "partner without secret", env: map[string]string{"DATABASE_URL": "x", "ANPAL_NOTIFY_URL": "https://anpal/n", "ANPAL_TOKEN_URL": "https://anpal/t", "ANPAL_CLIENT_ID": "rdc"}, wantErr: "anpal-client-secret"},
+		{name: "partner without token url", env: map[string]string{"DATABASE_URL": "x", "INPS_REFUSAL_URL": "https://inps/r", "INPS_CLIENT_SECRET": "s"}, wantErr: "INPS_TOKEN_URL"},
+		{
+			name: "every setting typed",
+			env: map[string]string{"DATABASE_URL": "x", "ANPAL_NOTIFY_URL": "https://anpal/n", "ANPAL_TOKEN_URL": "https://anpal/t",
+				"ANPAL_CLIENT_ID": "rdc", "ANPAL_SCOPE": "a b", "ANPAL_CLIENT_SECRET": "s", "DELIVERY_TIMEOUT": "3s", "EXPORT_MAX_JOBS": "4",
+				"TRUSTED_PROXY_HOPS": "1", "RATE_LIMIT_CLIENT": "5/m:7", "OAUTH_KEYS_RELOAD": "1s"},
+			check: func(t *testing.T, c Config) {
+				a := c.Partners["ANPAL"]
+				if a.NotifyURL != "https://anpal/n" || a.ClientSecret != "s" || len(a.Scopes) != 2 || c.Partners["GEPI"].NotifyURL != "" {
+					t.Errorf("partners %+v", c.Partners)
+				}
+				if c.Delivery.Timeout.Seconds() != 3 || c.Delivery.MaxAttempts != 12 || c.ExportMaxJobs != 4 || c.TrustedProxyHops != 1 ||
+					c.RateLimitClient.Burst != 7 || c.OAuthKeysReload.Seconds() != 1 || c.AccessTokenTTL.Minutes() != 15 || c.LogLevel != "info" {
+					t.Errorf("settings %+v", c)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

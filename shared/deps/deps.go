@@ -140,24 +140,44 @@ func (p *Set) Ping(ctx context.Context) error {
 }
 
 var (
-	mu      sync.Mutex
-	current *Set
+	mu       sync.Mutex
+	current  *Set
+	injected *config.Config
 )
 
-// Get returns the process's Set, creating it from the environment on the
-// first call. A configuration error is returned (and retried on the next call),
-// never fatal, so the function can report it as a 503.
+// Use makes cfg the configuration of the process's Set from now on, instead
+// of the environment: the local gateway and the test harness build it and
+// pass it in. It closes the Set in use, if any.
+func Use(cfg config.Config) {
+	mu.Lock()
+	defer mu.Unlock()
+	if current != nil {
+		current.Close()
+		current = nil
+	}
+	injected = &cfg
+}
+
+// Get returns the process's Set, creating it on the first call from the
+// configuration passed to Use or, in a deployed function, from the
+// environment and secrets. A configuration error is returned (and retried
+// on the next call), never fatal, so the function can report it as a 503.
 func Get() (*Set, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if current != nil {
 		return current, nil
 	}
-	cfg, err := config.Load(os.Getenv, config.DefaultSecrets())
-	if err != nil {
-		return nil, fmt.Errorf("load configuration: %w", err)
+	var cfg config.Config
+	if injected != nil {
+		cfg = *injected
+	} else {
+		var err error
+		if cfg, err = config.FromEnvironment(); err != nil {
+			return nil, fmt.Errorf("load configuration: %w", err)
+		}
 	}
-	p, err := New(cfg, logging.Default())
+	p, err := New(cfg, logging.New(os.Stderr, cfg.LogLevel))
 	if err != nil {
 		return nil, err
 	}

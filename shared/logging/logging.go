@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/rdc-interop/faas/shared/cf"
@@ -32,9 +31,6 @@ func New(w io.Writer, level string) *slog.Logger {
 	}
 	return slog.New(Scrub(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
-
-// Default is New(os.Stderr, $LOG_LEVEL).
-func Default() *slog.Logger { return New(os.Stderr, os.Getenv("LOG_LEVEL")) }
 
 // Scrub wraps h so that no codice fiscale reaches it whole.
 func Scrub(h slog.Handler) slog.Handler { return scrubber{h} }

@@ -49,8 +49,8 @@ type Lookup[T any] struct {
 }
 
 // New prepares the look-up named action (the audit action and the cache's
-// key space) and starts following invalidations.
-func New[T any](p *deps.Set, action string, read Read[T]) *Lookup[T] {
+// key space); bg follows its invalidations once the function is built.
+func New[T any](p *deps.Set, bg *web.Background, action string, read Read[T]) *Lookup[T] {
 	l := &Lookup[T]{
 		action:   action,
 		read:     read,
@@ -58,7 +58,7 @@ func New[T any](p *deps.Set, action string, read Read[T]) *Lookup[T] {
 		subjects: p.Subjects,
 		cache:    cache.New(p.Redis, p.CacheSeal, p.RedisKey(action)+":", cacheTTL, p.Log),
 	}
-	go l.cache.Listen(p.Life, p.DB, Channel, l.staleKeys)
+	bg.Go(func(ctx context.Context) { l.cache.Listen(ctx, p.DB, Channel, l.staleKeys) })
 	return l
 }
 

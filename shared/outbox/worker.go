@@ -27,7 +27,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -100,45 +99,25 @@ func (o *Options) defaults() {
 	}
 }
 
-// Configure reads partner's settings for the notifications of kind from
-// the environment: <PARTNER>_<urlVar> (where they are POSTed; empty leaves
-// them waiting in the outbox), <PARTNER>_TOKEN_URL, _CLIENT_ID, _SCOPE and
-// the secret <partner>-client-secret (or <PARTNER>_CLIENT_SECRET); and the
-// retry settings (OptionsFromEnv). sender is the function that notifies.
-func Configure(partner, kind, urlVar, sender string, secrets config.Secrets, getenv config.Getenv) (Partner, Options, error) {
-	env := func(k string) string { return strings.TrimSpace(getenv(partner + "_" + k)) }
-	pt := Partner{Name: partner, Kind: kind, Sender: sender, URL: env(urlVar), TokenURL: env("TOKEN_URL"),
-		ClientID: env("CLIENT_ID"), Scopes: strings.Fields(env("SCOPE"))}
-	if pt.URL != "" {
-		secret, err := secrets.Get(strings.ToLower(partner)+"-client-secret", partner+"_CLIENT_SECRET")
-		if err != nil {
-			return pt, Options{}, fmt.Errorf("%s notifications: %w", partner, err)
-		}
-		pt.ClientSecret = secret
-		if pt.TokenURL == "" || pt.ClientID == "" {
-			return pt, Options{}, fmt.Errorf("%s notifications: %s_TOKEN_URL and %s_CLIENT_ID are required with %s_%s", partner, partner, partner, partner, urlVar)
-		}
+// Configure is where and how partner's notifications of kind are POSTed,
+// from the configuration (config.Partner: its NotifyURL for transfers and
+// reports, its RefusalURL for refusals; an empty URL leaves them waiting),
+// with the retry settings. sender is the function that notifies.
+func Configure(cfg config.Config, partner, kind, sender string) (Partner, Options) {
+	pc := cfg.Partners[partner]
+	url := pc.NotifyURL
+	if kind == Refusal {
+		url = pc.RefusalURL
 	}
-	opt, err := OptionsFromEnv(getenv)
-	return pt, opt, err
+	pt := Partner{Name: partner, Kind: kind, Sender: sender, URL: url, TokenURL: pc.TokenURL,
+		ClientID: pc.ClientID, ClientSecret: pc.ClientSecret, Scopes: pc.Scopes}
+	return pt, OptionsOf(cfg.Delivery)
 }
 
-// OptionsFromEnv reads the retry settings DELIVERY_MAX_ATTEMPTS,
-// _BACKOFF_BASE, _BACKOFF_MAX, _POLL and _TIMEOUT; unset ones keep their
-// defaults.
-func OptionsFromEnv(getenv config.Getenv) (Options, error) {
-	var opt Options
-	var err error
-	if opt.MaxAttempts, err = config.Count(getenv, "DELIVERY_MAX_ATTEMPTS", opt.MaxAttempts); err != nil {
-		return opt, err
-	}
-	for name, d := range map[string]*time.Duration{"DELIVERY_BACKOFF_BASE": &opt.BackoffBase,
-		"DELIVERY_BACKOFF_MAX": &opt.BackoffMax, "DELIVERY_POLL": &opt.Poll, "DELIVERY_TIMEOUT": &opt.Timeout} {
-		if *d, err = config.Duration(getenv, name, 0); err != nil {
-			return opt, err
-		}
-	}
-	return opt, nil
+// OptionsOf are the retry settings of the configuration; unset ones keep
+// their defaults.
+func OptionsOf(d config.Delivery) Options {
+	return Options{MaxAttempts: d.MaxAttempts, BackoffBase: d.BackoffBase, BackoffMax: d.BackoffMax, Poll: d.Poll, Timeout: d.Timeout}
 }
 
 // parallel is how many POSTs one worker has in flight.

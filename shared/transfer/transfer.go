@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -59,14 +58,11 @@ type Exchange struct {
 // maxMotivazione bounds the free-text reason.
 const maxMotivazione = 2000
 
-// Routes builds the exchange's routes and starts its delivery worker.
-func (x Exchange) Routes(p *deps.Set) ([]web.Route, error) {
-	partner, opt, err := outbox.Configure(x.Partner, outbox.Transfer, "NOTIFY_URL", x.Function, p.Config.Secrets, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
+// Routes builds the exchange's routes and hands its outbox worker to bg.
+func (x Exchange) Routes(p *deps.Set, bg *web.Background) ([]web.Route, error) {
+	partner, opt := outbox.Configure(p.Config, x.Partner, outbox.Transfer, x.Function)
 	worker := outbox.New(p.DB, partner, opt, p.Log.With("function", x.Function))
-	go worker.Run(p.Life)
+	bg.Go(worker.Run)
 	h := &handler{x: x, db: p.DB, subjects: p.Subjects, worker: worker, log: p.Log}
 	// The cron-connector calls the same route: the pipeline sends its call
 	// to the scheduled job, the outbox's safety net and the purge of old

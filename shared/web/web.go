@@ -65,8 +65,17 @@ type Route struct {
 // DefaultMaxBody is the contract's body limit unless a function says more.
 const DefaultMaxBody = 1 << 20
 
-// Build returns a function's routes once the process's dependencies are ready.
-type Build func(p *deps.Set) ([]Route, error)
+// Build returns a function's routes once the process's dependencies are
+// ready. It only wires: what must run in the background (outbox workers,
+// cache listeners) it hands to bg, which starts it once the whole build has
+// succeeded, so a build that fails leaves nothing running.
+type Build func(p *deps.Set, bg *Background) ([]Route, error)
+
+// Background collects the goroutines a Build wants run.
+type Background struct{ runs []func(context.Context) }
+
+// Go runs run, under the process's life, once the build has succeeded.
+func (b *Background) Go(run func(context.Context)) { b.runs = append(b.runs, run) }
 
 // Function is an http.Handler serving one function's routes.
 type Function struct {
@@ -177,16 +186,20 @@ func (f *Function) ready() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	routes, err := f.build(p)
+	var bg Background
+	routes, err := f.build(p, &bg)
 	if err != nil {
 		return nil, err
 	}
-	f.p = p
 	h, err := f.compile(routes)
 	if err != nil {
 		return nil, err
 	}
+	f.p = p
 	f.handler = h
+	for _, run := range bg.runs {
+		go run(p.Life)
+	}
 	return f.handler, nil
 }
 

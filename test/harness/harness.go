@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -24,14 +25,19 @@ import (
 	"github.com/rdc-interop/faas/infra/registry"
 	"github.com/rdc-interop/faas/infra/stackfile"
 	"github.com/rdc-interop/faas/infra/synth"
-	"github.com/rdc-interop/faas/shared/logging"
+	"github.com/rdc-interop/faas/shared/config"
+	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/deps"
+	"github.com/rdc-interop/faas/shared/logging"
 )
 
 // Options of a harness.
 type Options struct {
 	Persons int   // synthetic persons to load (default 10,000)
 	Seed    int64 // data set seed (default 1)
+	// Settings are laid over the harness's own (config.Load's names):
+	// partners' URLs, retry timings, export slots.
+	Settings map[string]string
 }
 
 // Harness is a running function set.
@@ -47,6 +53,8 @@ type Harness struct {
 	MinIO      *Proxy // nil when the run has no MinIO
 	SecretsDir string
 	Gateway    *gateway.Gateway
+	// Config is what the functions were configured with.
+	Config config.Config
 
 	stop func()
 }
@@ -78,7 +86,8 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		return fail(err)
 	}
 	cleanups = append(cleanups, func() { devstack.DropDatabase(context.Background(), admin, name) })
-	h.DB, err = pgxpool.New(ctx, dbURL)
+	// The tests' own queries count days as the functions do: in Rome.
+	h.DB, err = db.Open(dbURL, 8)
 	if err != nil {
 		return fail(err)
 	}
@@ -151,10 +160,12 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		"RATE_LIMIT_CLIENT": "100000/s:200000", "RATE_LIMIT_ADDRESS": "100000/s:200000",
 		"LOG_LEVEL": envOr("LOG_LEVEL", "warn"),
 	}
-	for k, v := range env {
-		os.Setenv(k, v)
+	maps.Copy(env, o.Settings)
+	getenv := config.Overlay(env)
+	if h.Config, err = config.Load(getenv, config.SecretsIn(h.SecretsDir, getenv)); err != nil {
+		return fail(fmt.Errorf("configure the functions: %w", err))
 	}
-	deps.Reset()
+	deps.Use(h.Config)
 	cleanups = append(cleanups, deps.Reset)
 
 	stack, err := stackfile.Read(filepath.Join(repoRoot(), "stack.yml"))

@@ -18,6 +18,7 @@ import (
 	"github.com/rdc-interop/faas/infra/services"
 	"github.com/rdc-interop/faas/infra/stackfile"
 	"github.com/rdc-interop/faas/infra/synth"
+	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/deps"
 )
 
@@ -97,10 +98,13 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 		// The local gateway appends the caller's address to X-Forwarded-For.
 		"TRUSTED_PROXY_HOPS": "1",
 	}
-	for k, v := range env {
-		os.Setenv(k, v)
+	env["OAUTH_JWKS_URL"] = "" // derived from the issuer
+	getenv := config.Overlay(env)
+	cfg, err := config.Load(getenv, config.SecretsIn(secretsDir, getenv))
+	if err != nil {
+		return fmt.Errorf("configure the functions: %w", err)
 	}
-	os.Unsetenv("OAUTH_JWKS_URL")
+	deps.Use(cfg)
 	defer deps.Reset()
 
 	gw := gateway.New(fns, log)

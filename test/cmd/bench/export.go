@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/test/harness"
 )
@@ -24,11 +22,7 @@ import (
 // gzip into one MinIO object. It reports rows/s of both and the function
 // process's peak heap during the export.
 func benchExport(ctx context.Context, h *harness.Harness, cfg loadConfig) error {
-	cf, err := config.Load(os.Getenv, config.DefaultSecrets()) // the functions' own settings, as the harness set them
-	if err != nil {
-		return err
-	}
-	store, err := files.Open(cf, "bench-floor")
+	store, err := files.Open(h.Config, "bench-floor") // the functions' own settings
 	if err != nil {
 		return err
 	}
@@ -118,10 +112,13 @@ func runExport(ctx context.Context, h *harness.Harness, tok, from, to string) (i
 	var acc struct {
 		ID string `json:"id_export"`
 	}
-	json.NewDecoder(resp.Body).Decode(&acc)
+	decErr := json.NewDecoder(resp.Body).Decode(&acc)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		return 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if decErr != nil {
+		return 0, fmt.Errorf("the export's acceptance: %w", decErr)
 	}
 	for {
 		time.Sleep(100 * time.Millisecond)
@@ -135,8 +132,11 @@ func runExport(ctx context.Context, h *harness.Harness, tok, from, to string) (i
 			Stato     string `json:"stato"`
 			Progresso int64  `json:"progresso"`
 		}
-		json.NewDecoder(resp.Body).Decode(&it)
+		decErr := json.NewDecoder(resp.Body).Decode(&it)
 		resp.Body.Close()
+		if decErr != nil {
+			return 0, fmt.Errorf("the export's state (status %d): %w", resp.StatusCode, decErr)
+		}
 		switch it.Stato {
 		case "PRONTO":
 			return it.Progresso, nil // every person of the period, once ready
