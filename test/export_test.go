@@ -488,7 +488,7 @@ func TestExportErrors(t *testing.T) {
 }
 
 // TestExportAllowedAddresses: a client with registered addresses downloads
-// only from them (seed 003).
+// only from them (docs/domain.md#secure-bulk-transfer-and-visibility).
 func TestExportAllowedAddresses(t *testing.T) {
 	tok, id, _ := readyExport(t, "regione-15", "aggregati", daysAgo(30), today())
 	set := func(cidrs string) {

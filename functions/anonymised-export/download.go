@@ -77,7 +77,7 @@ func (x *exporter) download(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// fromAllowedAddress enforces the client's allowed addresses (seed 003: bulk
+// fromAllowedAddress enforces the client's allowed addresses (docs/domain.md#secure-bulk-transfer-and-visibility: bulk
 // data only to the entity's own addresses), when it has any.
 func (x *exporter) fromAllowedAddress(r *http.Request) error {
 	var ip *string

@@ -1,12 +1,12 @@
-// Package function is anonymised-export (art. 7 c.1-2; domain.md, exchange
-// 7): the Ministry gets national data and each Region its own territory,
+// Package function is anonymised-export (art. 7 c.1-2;
+// docs/domain.md#exchange-7-access-for-mlps-and-the-regions): the Ministry gets national data and each Region its own territory,
 // as anonymised microdata or as aggregates, never with anything that links
 // back to a person.
 //
 // A request (or the monthly schedule) starts a job; the job streams the
 // period's people out of PostgreSQL, anonymises them on the way (keyed
 // pseudonyms, generalised quasi-identifiers, k-anonymity, cell suppression:
-// package disclosure) and writes one gzip CSV to MinIO, encrypted at rest.
+// package disclosure) and writes one gzip CSV or Parquet file to MinIO, encrypted at rest.
 // The recipient downloads it once through this function, which then
 // removes it and signs a receipt.
 package function

@@ -19,7 +19,7 @@ type column struct {
 	Descrizione string `json:"descrizione"`
 }
 
-// The quasi-identifiers, generalised as the issue and domain.md ask: age in
+// The quasi-identifiers, generalised as docs/domain.md#statistical-release asks: age in
 // 5-year bands with an open top band, place to province (then region),
 // citizenship as IT / UE / EXTRA_UE, ISEE and benefit in bands, dates to
 // month. Nothing else about a person leaves: no code, name, birth date,

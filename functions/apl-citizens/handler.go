@@ -1,5 +1,5 @@
-// Package function is apl-citizens (seed 004; contract.md, "Employment
-// agencies (APL) on SIISL"): an agency searches the citizens who chose it in
+// Package function is apl-citizens (docs/domain.md#employment-agencies-on-siisl,
+// docs/contract.md#apl-citizens): an agency searches the citizens who chose it in
 // their Patto di attivazione digitale (age, education, words of their CV,
 // branch), as JSON pages or one Excel file, and notes the outcome of an
 // interview, for itself alone.

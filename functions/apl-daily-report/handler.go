@@ -1,5 +1,5 @@
-// Package function is apl-daily-report (seed 004; contract.md, "Employment
-// agencies (APL) on SIISL"): every day each agency's super and master users
+// Package function is apl-daily-report (docs/domain.md#employment-agencies-on-siisl,
+// docs/contract.md#apl-daily-report): every day each agency's super and master users
 // get a report of the previous day across its branches (citizens, interest
 // expressions, offers), as an Excel workbook and its JSON twin in MinIO,
 // with the agency's webhook told.

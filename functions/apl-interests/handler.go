@@ -1,5 +1,5 @@
-// Package function is apl-interests (seed 004; contract.md, "Employment
-// agencies (APL) on SIISL"): the interest beneficiaries expressed in an
+// Package function is apl-interests (docs/domain.md#employment-agencies-on-siisl,
+// docs/contract.md#apl-interests): the interest beneficiaries expressed in an
 // agency's offers, as JSON pages for its systems or as one Excel file for
 // its people.
 //

@@ -1,5 +1,5 @@
-// Package function is apl-offers (seed 004; contract.md, "Employment
-// agencies (APL) on SIISL"): the agencies' systems publish their vacancies
+// Package function is apl-offers (docs/domain.md#employment-agencies-on-siisl,
+// docs/contract.md#apl-offers): the agencies' systems publish their vacancies
 // in bulk, find an offer by their own reference, read it, change its state
 // or end of publication, and record a candidate's refusal of it, which is
 // passed on to INPS and ANPAL like a transfer notification.

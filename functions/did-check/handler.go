@@ -3,7 +3,7 @@
 //
 // GePI and ANPAL ask it with a codice fiscale (in a POST body: never in a URL);
 // it answers for every member of the household. A DID is active only in state
-// INSERITA or CONVALIDATA at the moment of the query (domain.md, exchange 4).
+// INSERITA or CONVALIDATA at the moment of the query (docs/domain.md#did-states).
 package function
 
 import (

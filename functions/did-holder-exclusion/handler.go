@@ -1,6 +1,6 @@
 // Package function is did-holder-exclusion (art. 3 c.6): a CPI asks whether a
 // DID holder is a beneficiary of a Patto per l'inclusione sociale, and so
-// must not be called in for a Patto per il lavoro (domain.md, exchange 5).
+// must not be called in for a Patto per il lavoro (docs/domain.md#the-art-3-c6-exclusion).
 //
 // The answer is about the person named, not the household: it is the CPI's
 // decision for that person.

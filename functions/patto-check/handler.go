@@ -1,7 +1,7 @@
 // Package function is patto-check: has any member of a person's household
 // signed a Patto per il lavoro, and is it active at the time of the query?
 //
-// The source is SAP section 6 (domain.md, exchange 3): a Patto per il lavoro
+// The source is SAP section 6 (docs/domain.md#patto-per-il-lavoro-and-the-sap): a Patto per il lavoro
 // is a section-6 record with activity A02, and its state is its last event.
 // Which events mean "signed" and "closed" is kept in the sap_evento table.
 package function

@@ -1,5 +1,5 @@
-// Package function is transfer-to-cpi (art. 6 c.1 lett. a; domain.md,
-// exchange 1): GePI tells ANPAL that a household's members go to the job
+// Package function is transfer-to-cpi (art. 6 c.1 lett. a;
+// docs/domain.md#exchange-1-transfer-to-the-cpi): GePI tells ANPAL that a household's members go to the job
 // centre (CPI) for active job search, because the social services judged
 // the case not theirs. The answer, and the notification ANPAL receives,
 // carry the art. 3 c.1 lett. a) data of the members to be called in by the

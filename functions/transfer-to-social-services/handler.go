@@ -1,5 +1,5 @@
 // Package function is transfer-to-social-services (art. 6 c.1 lett. b;
-// domain.md, exchange 2): ANPAL tells GePI that a household's members go to
+// docs/domain.md#exchange-2-transfer-to-the-social-services): ANPAL tells GePI that a household's members go to
 // the Comune's social services, and why (motivazione, required). The
 // answer, and the notification GePI receives, carry the art. 3 c.1 lett. a)
 // data of the members to be called in by the Comuni (n. 8).

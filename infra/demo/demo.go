@@ -36,7 +36,7 @@ type Client struct {
 	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
 }
 
-// Clients are the partners of contract.md's local development contract.
+// Clients are the partners of the local development contract (docs/contract.md).
 func Clients() []Client {
 	cs := []Client{
 		{ClientID: "gepi", Org: "GEPI", Scopes: []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read"}},

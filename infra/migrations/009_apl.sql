@@ -1,4 +1,4 @@
--- Employment agencies (APL) on SIISL (seed 004): agencies and their
+-- Employment agencies (APL) on SIISL (docs/domain.md#employment-agencies-on-siisl): agencies and their
 -- branches, the offers they publish and the interest beneficiaries express.
 
 CREATE TABLE apl (

@@ -1,4 +1,4 @@
--- What agencies search and note about the citizens who chose them (seed 004).
+-- What agencies search and note about the citizens who chose them (docs/domain.md#employment-agencies-on-siisl).
 
 -- A citizen's CV / profile on SIISL, searched in Italian full text (the
 -- Italian stemmer: "muratori" finds "muratore").

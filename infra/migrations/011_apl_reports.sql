@@ -1,4 +1,4 @@
--- The agencies' daily reports (seed 004): one per agency and day, whichever
+-- The agencies' daily reports (docs/domain.md#employment-agencies-on-siisl): one per agency and day, whichever
 -- replica or trigger makes it. The row is the claim: a run inserts it
 -- IN_CORSO, builds the files, and marks it PRONTO; a FALLITO report, or
 -- one left IN_CORSO by a replica that stopped, is taken again by the next run.

@@ -19,7 +19,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// MinioVersion is the pinned MinIO server (architecture.md), built once from
+// MinioVersion is the pinned MinIO server (docs/architecture.md), built once from
 // the Go module proxy and cached.
 const MinioVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
 

@@ -442,7 +442,7 @@ func (v *Verifier) download() (*keySet, error) {
 // (receipts, webhooks) in the same JWKS, with "use":"sig" like any signing
 // key, and their holders must not be able to mint tokens with them. A JWKS
 // in which no key carries the member is an external authorisation server's
-// (an API gateway, Keycloak, PDND: contract.md lets one replace
+// (an API gateway, Keycloak, PDND: docs/contract.md lets one replace
 // oauth-token), which signs nothing but tokens there, so all its signing
 // keys are access-token keys. Once any key carries the member, every key
 // without at+jwt is refused, so a key published without the member beside

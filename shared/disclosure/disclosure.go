@@ -1,5 +1,5 @@
 // Package disclosure holds the statistical disclosure controls that a
-// release of data about people must pass (domain.md, "Statistical release"):
+// release of data about people must pass (docs/domain.md#statistical-release):
 // keyed pseudonyms that two recipients cannot link, the smallest k a
 // k-anonymous release may use, and the threshold rule with secondary
 // suppression for tables of counts. (The k-anonymity of a microdata export

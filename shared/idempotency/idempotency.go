@@ -1,5 +1,4 @@
-// Package idempotency makes a creating POST safe to repeat (contract.md,
-// "Idempotency"): the same Idempotency-Key with the same body gets the first
+// Package idempotency makes a creating POST safe to repeat (docs/contract.md#idempotency): the same Idempotency-Key with the same body gets the first
 // answer again, with another body a 422, and concurrent requests with one key
 // make one effect. A key is remembered where it was used (Scope): for its
 // client, function, method and resource; sent anywhere else it is a new key.

@@ -1,5 +1,5 @@
-// Package transfer is what the two transfers share (domain.md, exchanges 1
-// and 2): a household moves between the job centres (CPI) and the Comuni's
+// Package transfer is what the two transfers share (docs/domain.md,
+// exchanges 1 and 2): a household moves between the job centres (CPI) and the Comuni's
 // social services, the move is recorded with its history, the caller gets
 // the art. 3 c.1 lett. a) data of exactly the members concerned, and the
 // receiving platform is notified through the outbox.
