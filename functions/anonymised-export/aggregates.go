@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/disclosure"
 )
 
@@ -46,7 +45,7 @@ func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j
 	var st stats
 	rows, err := x.db.Query(ctx, aggregatesSQL, pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": rc.region})
 	if err != nil {
-		return st, db.Translate(fmt.Errorf("query aggregates: %w", err))
+		return st, fmt.Errorf("query aggregates: %w", err)
 	}
 	defer rows.Close()
 	var t disclosure.Table
@@ -67,7 +66,7 @@ func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j
 		var did, pact string
 		var n, age int
 		if err := rows.Scan(&k.terr, &k.sesso, &age, &did, &pact, &n); err != nil {
-			return st, db.Translate(fmt.Errorf("read aggregates: %w", err))
+			return st, fmt.Errorf("read aggregates: %w", err)
 		}
 		if age < 0 || age >= len(ageBands) {
 			return st, fmt.Errorf("aggregates: age code %d out of range", age)
@@ -91,7 +90,7 @@ func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j
 		t.Cells[i][c] = n
 	}
 	if err := rows.Err(); err != nil {
-		return st, db.Translate(fmt.Errorf("read aggregates: %w", err))
+		return st, fmt.Errorf("read aggregates: %w", err)
 	}
 	if len(t.Rows) == 0 {
 		t.Cells = nil

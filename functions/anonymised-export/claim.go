@@ -74,7 +74,7 @@ func takeDownload(ctx context.Context, q db.DBTX, id, org string) (*claim, error
 			return c, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, db.Translate(fmt.Errorf("claim export download: %w", err))
+			return nil, fmt.Errorf("claim export download: %w", err)
 		}
 		var stato string
 		var held bool
@@ -85,7 +85,7 @@ func takeDownload(ctx context.Context, q db.DBTX, id, org string) (*claim, error
 			return nil, problem.New(problem.NotFound, "no such export")
 		}
 		if err != nil {
-			return nil, db.Translate(fmt.Errorf("read export: %w", err))
+			return nil, fmt.Errorf("read export: %w", err)
 		}
 		switch {
 		case stato == "SCARICATO":
@@ -154,7 +154,7 @@ func (c *claim) release(ctx context.Context, q db.DBTX) error {
 		UPDATE export SET scaricamento_id = NULL, scaricamento_scade_il = NULL
 		WHERE id = $1 AND scaricamento_id = $2`, c.exportID, c.token)
 	if err != nil {
-		return db.Translate(fmt.Errorf("release export download: %w", err))
+		return fmt.Errorf("release export download: %w", err)
 	}
 	return nil
 }
@@ -167,7 +167,7 @@ func (c *claim) finish(ctx context.Context, q db.DBTX, at time.Time, receipt str
 		       scaricamento_id = NULL, scaricamento_scade_il = NULL
 		WHERE id = $1 AND scaricamento_id = $2 AND stato = 'PRONTO'`, c.exportID, c.token, at, receipt)
 	if err != nil {
-		return false, db.Translate(fmt.Errorf("record download: %w", err))
+		return false, fmt.Errorf("record download: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

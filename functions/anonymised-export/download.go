@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/audit"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
@@ -93,7 +92,7 @@ func (x *exporter) fromAllowedAddress(r *http.Request) error {
 		return problem.New(problem.Forbidden, "the client is not enabled")
 	}
 	if err != nil {
-		return db.Translate(fmt.Errorf("read allowed addresses: %w", err))
+		return fmt.Errorf("read allowed addresses: %w", err)
 	}
 	if !allowed {
 		return problem.New(problem.Forbidden, "downloads are allowed only from the addresses registered for this client")
@@ -162,7 +161,7 @@ func (x *exporter) receipt(w http.ResponseWriter, r *http.Request) error {
 	var sum *string
 	var size *int64
 	if err := x.db.QueryRow(r.Context(), `SELECT ricevuta, sha256, byte FROM export WHERE id = $1`, it.IDExport).Scan(&jws, &sum, &size); err != nil {
-		return db.Translate(fmt.Errorf("read receipt: %w", err))
+		return fmt.Errorf("read receipt: %w", err)
 	}
 	if jws == nil || it.ScaricatoIl == nil {
 		return problem.New(problem.NotFound, "no receipt: the export has not been downloaded")

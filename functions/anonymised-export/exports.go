@@ -172,7 +172,7 @@ func (x *exporter) enqueue(ctx context.Context, j job, key idempotency.Key, trac
 			WHERE org = $1 AND tipo = $2 AND da = $3 AND a = $4 AND stato IN ('IN_CODA', 'IN_CORSO')
 			  AND aggiornato_il < now() - $5 * interval '1 second'`,
 			j.org, j.tipo, j.da.Time(), j.a.Time(), int(staleAfter.Seconds())); err != nil {
-			return db.Translate(fmt.Errorf("expire stale jobs: %w", err))
+			return fmt.Errorf("expire stale jobs: %w", err)
 		}
 		b := &pgx.Batch{}
 		b.Queue(`
@@ -183,10 +183,10 @@ func (x *exporter) enqueue(ctx context.Context, j job, key idempotency.Key, trac
 		key.Complete(b, id)
 		trace(b, id, http.StatusAccepted)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			if problem.KindOf(db.Translate(err)) == problem.Conflict {
+			if problem.KindOf(err) == problem.Conflict {
 				return problem.New(problem.Conflict, "an export of this kind and period is already being prepared")
 			}
-			return db.Translate(fmt.Errorf("record export: %w", err))
+			return fmt.Errorf("record export: %w", err)
 		}
 		out = accepted{IDExport: id, Stato: "IN_CODA"}
 		return nil
@@ -226,7 +226,7 @@ const (
 // export_destinatario row to lock.
 func withinQuota(ctx context.Context, tx pgx.Tx, org string) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, quotaLocks, org); err != nil {
-		return db.Translate(fmt.Errorf("lock the recipient's quota: %w", err))
+		return fmt.Errorf("lock the recipient's quota: %w", err)
 	}
 	var limit, active int
 	err := tx.QueryRow(ctx, `
@@ -236,7 +236,7 @@ func withinQuota(ctx context.Context, tx pgx.Tx, org string) error {
 		          AND aggiornato_il >= now() - $4 * interval '1 second')`,
 		org, defaultMaxActive, scheduledClient, int(staleAfter.Seconds())).Scan(&limit, &active)
 	if err != nil {
-		return db.Translate(fmt.Errorf("count the recipient's exports: %w", err))
+		return fmt.Errorf("count the recipient's exports: %w", err)
 	}
 	if active >= limit {
 		return problem.Newf(problem.TooManyRequests, "%d exports asked for are queued or running, the most allowed at once; ask again when one has ended", limit).
@@ -285,11 +285,11 @@ func (x *exporter) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows, err := x.db.Query(r.Context(), `SELECT `+itemColumns+` FROM export WHERE org = $1 ORDER BY creato_il DESC LIMIT 500`, rc.org)
 	if err != nil {
-		return db.Translate(fmt.Errorf("list exports: %w", err))
+		return fmt.Errorf("list exports: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, scanItem)
 	if err != nil {
-		return db.Translate(fmt.Errorf("list exports: %w", err))
+		return fmt.Errorf("list exports: %w", err)
 	}
 	if err := web.Audit(r, audit.Entry{Action: "export-list", Outcome: "listed", Status: http.StatusOK}); err != nil {
 		return err
@@ -319,14 +319,14 @@ func (x *exporter) own(r *http.Request) (item, recipient, error) {
 	}
 	rows, err := x.db.Query(r.Context(), `SELECT `+itemColumns+` FROM export WHERE id = $1 AND org = $2`, id, rc.org)
 	if err != nil {
-		return item{}, rc, db.Translate(fmt.Errorf("read export: %w", err))
+		return item{}, rc, fmt.Errorf("read export: %w", err)
 	}
 	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return item{}, rc, problem.New(problem.NotFound, "no such export")
 	}
 	if err != nil {
-		return item{}, rc, db.Translate(fmt.Errorf("read export: %w", err))
+		return item{}, rc, fmt.Errorf("read export: %w", err)
 	}
 	return it, rc, nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/disclosure"
 	"github.com/rdc-interop/faas/shared/problem"
 )
@@ -70,7 +69,7 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	err = x.db.QueryRow(ctx, `SELECT k, versione_chiave, giorni_conservazione FROM export_destinatario WHERE org = $1`, j.org).
 		Scan(&p.k, &p.version, &p.keepDays)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return db.Translate(fmt.Errorf("read recipient settings: %w", err))
+		return fmt.Errorf("read recipient settings: %w", err)
 	}
 	p.k = max(p.k, disclosure.MinK)
 
@@ -152,7 +151,7 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
 		x.files.Remove(context.WithoutCancel(ctx), name)
 		x.files.Remove(context.WithoutCancel(ctx), name+".manifest.json")
-		return db.Translate(fmt.Errorf("record the finished export: %w", err))
+		return fmt.Errorf("record the finished export: %w", err)
 	}
 	return nil
 }

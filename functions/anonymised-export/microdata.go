@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -140,70 +141,79 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 	var st stats
 	args := pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": rc.region, "eu": euISO3, "k": k, "order": pseud.Of("order")}
 	// One snapshot for the passes; the transaction writes only its own
-	// temporary tables, dropped at its end.
-	tx, err := x.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		return st, db.Translate(fmt.Errorf("begin microdata: %w", err))
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	// The planner cannot know how the packed classes match the people, and
-	// from its guess picks nested loops or merge joins that sort the whole
-	// period: hash joins are right for a pass over everyone. JIT costs more
-	// than it saves on these one-pass queries.
-	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off`); err != nil {
-		return st, db.Translate(fmt.Errorf("set up microdata: %w", err))
-	}
-	if _, err := tx.Exec(ctx, classesSQL, args); err != nil {
-		return st, db.Translate(fmt.Errorf("count classes: %w", err))
-	}
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM export_classi`).Scan(&st.Read); err != nil {
-		return st, db.Translate(fmt.Errorf("count classes: %w", err))
-	}
-	if _, err := tx.Exec(ctx, releaseSQL, args); err != nil {
-		return st, db.Translate(fmt.Errorf("decide classes: %w", err))
-	}
-	if _, err := tx.Exec(ctx, `ANALYZE export_rilascio`); err != nil {
-		return st, db.Translate(fmt.Errorf("decide classes: %w", err))
-	}
-	rows, err := tx.Query(ctx, microdataSQL, args)
-	if err != nil {
-		return st, db.Translate(fmt.Errorf("query microdata: %w", err))
-	}
-	defer rows.Close()
-	out, err := newTable[microRow](format, w, microdataColumns)
-	if err != nil {
-		return st, err
-	}
-	var (
-		code        string
-		generalised bool
-		packed      int64
-		r           microRow
-		dec         qiDecoder
-		seq         = pseud.Sequence()
-	)
-	for rows.Next() {
-		if err := rows.Scan(&code, &r.Territorio, &generalised, &packed, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
-			return st, db.Translate(fmt.Errorf("read microdata: %w", err))
+	// temporary tables, dropped at its end (rolled back: it changes
+	// nothing). It is never run again: the file is already half written.
+	err := db.TransactWith(ctx, x.db, db.TxOptions{Iso: pgx.RepeatableRead, Retries: -1}, func(tx pgx.Tx) error {
+		// The planner cannot know how the packed classes match the people, and
+		// from its guess picks nested loops or merge joins that sort the whole
+		// period: hash joins are right for a pass over everyone. JIT costs more
+		// than it saves on these one-pass queries.
+		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off`); err != nil {
+			return fmt.Errorf("set up microdata: %w", err)
 		}
-		q, err := dec.decode(packed)
+		if _, err := tx.Exec(ctx, classesSQL, args); err != nil {
+			return fmt.Errorf("count classes: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM export_classi`).Scan(&st.Read); err != nil {
+			return fmt.Errorf("count classes: %w", err)
+		}
+		if _, err := tx.Exec(ctx, releaseSQL, args); err != nil {
+			return fmt.Errorf("decide classes: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `ANALYZE export_rilascio`); err != nil {
+			return fmt.Errorf("decide classes: %w", err)
+		}
+		rows, err := tx.Query(ctx, microdataSQL, args)
 		if err != nil {
-			return st, err
+			return fmt.Errorf("query microdata: %w", err)
 		}
-		r.Pseudonimo = seq.Of(code)
-		r.Sesso, r.FasciaEta, r.Cittadinanza, r.FasciaISEE, r.FasciaBeneficio, r.MesePresentazione = q.sex, q.age, q.citizenship, q.isee, q.benefit, q.month
-		if generalised {
-			st.Generalised++
+		defer rows.Close()
+		out, err := newTable[microRow](format, w, microdataColumns)
+		if err != nil {
+			return err
 		}
-		st.Released++
-		progress.Store(st.Released)
-		if err := out.Write(r); err != nil {
-			return st, err
+		var (
+			code        string
+			generalised bool
+			packed      int64
+			r           microRow
+			dec         qiDecoder
+			seq         = pseud.Sequence()
+		)
+		for rows.Next() {
+			if err := rows.Scan(&code, &r.Territorio, &generalised, &packed, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
+				return fmt.Errorf("read microdata: %w", err)
+			}
+			q, err := dec.decode(packed)
+			if err != nil {
+				return err
+			}
+			r.Pseudonimo = seq.Of(code)
+			r.Sesso, r.FasciaEta, r.Cittadinanza, r.FasciaISEE, r.FasciaBeneficio, r.MesePresentazione = q.sex, q.age, q.citizenship, q.isee, q.benefit, q.month
+			if generalised {
+				st.Generalised++
+			}
+			st.Released++
+			progress.Store(st.Released)
+			if err := out.Write(r); err != nil {
+				return err
+			}
 		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read microdata: %w", err)
+		}
+		st.Suppressed = st.Read - st.Released
+		if err := out.Close(); err != nil {
+			return err
+		}
+		return errDone
+	})
+	if errors.Is(err, errDone) {
+		err = nil
 	}
-	if err := rows.Err(); err != nil {
-		return st, db.Translate(fmt.Errorf("read microdata: %w", err))
-	}
-	st.Suppressed = st.Read - st.Released
-	return st, out.Close()
+	return st, err
 }
+
+// errDone ends a read-only transaction by rolling it back: its temporary
+// tables go with it, and nothing else was written.
+var errDone = errors.New("done")

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
@@ -33,11 +32,11 @@ func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 		WHERE abilitato AND 'rdc:export' = ANY (scopes) AND (org = 'MLPS' OR org LIKE 'REGIONE:%')
 		ORDER BY org`)
 	if err != nil {
-		return db.Translate(fmt.Errorf("list recipients: %w", err))
+		return fmt.Errorf("list recipients: %w", err)
 	}
 	orgs, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return db.Translate(fmt.Errorf("list recipients: %w", err))
+		return fmt.Errorf("list recipients: %w", err)
 	}
 	started := 0
 	for _, org := range orgs {
@@ -52,7 +51,7 @@ func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 				                    OR stato IN ('IN_CODA', 'IN_CORSO') AND aggiornato_il >= now() - $5 * interval '1 second'))`,
 				org, tipo, da.Time(), a.Time(), int(staleAfter.Seconds())).Scan(&exists)
 			if err != nil {
-				return db.Translate(fmt.Errorf("look for the month's export: %w", err))
+				return fmt.Errorf("look for the month's export: %w", err)
 			}
 			if exists {
 				continue
@@ -78,11 +77,11 @@ func (x *exporter) expire(r *http.Request) (int, error) {
 		WHERE stato = 'PRONTO' AND scade_il < now() AND (scaricamento_id IS NULL OR scaricamento_scade_il < now())
 		RETURNING oggetto`)
 	if err != nil {
-		return 0, db.Translate(fmt.Errorf("expire exports: %w", err))
+		return 0, fmt.Errorf("expire exports: %w", err)
 	}
 	objects, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return 0, db.Translate(fmt.Errorf("expire exports: %w", err))
+		return 0, fmt.Errorf("expire exports: %w", err)
 	}
 	for _, o := range objects {
 		if err := x.files.Remove(r.Context(), o); err != nil {

@@ -92,7 +92,7 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 			return errNoCitizen
 		}
 		if err != nil {
-			return db.Translate(fmt.Errorf("find citizen: %w", err))
+			return fmt.Errorf("find citizen: %w", err)
 		}
 		earlier, err := key.Claim(r.Context(), tx)
 		if err != nil {
@@ -104,24 +104,24 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 			status = http.StatusOK
 			if err := tx.QueryRow(r.Context(), `SELECT id, esito, creata_il FROM annotazione_apl WHERE id = $1`, earlier).
 				Scan(&out.IDAnnotazione, &out.Esito, &out.CreataIl); err != nil {
-				return db.Translate(fmt.Errorf("read the earlier note: %w", err))
+				return fmt.Errorf("read the earlier note: %w", err)
 			}
 			out.CreataIl = out.CreataIl.UTC()
 			audit.Queue(b, web.Stamp(r, audit.Entry{Action: "citizen-note", SubjectRef: x.subjects.Ref(code), NucleoID: household,
 				Outcome: "replayed:" + earlier, Status: http.StatusOK}))
-			return db.Translate(tx.SendBatch(r.Context(), b).Close())
+			return tx.SendBatch(r.Context(), b).Close()
 		}
 		if err := tx.QueryRow(r.Context(), `
 			INSERT INTO annotazione_apl (apl_id, componente_id, testo, esito, client_id) VALUES ($1, $2, $3, $4, $5)
 			RETURNING id, creata_il`, t.APL, id, strings.TrimSpace(in.Testo), in.Esito, web.Claims(r.Context()).Subject).Scan(&out.IDAnnotazione, &out.CreataIl); err != nil {
-			return db.Translate(fmt.Errorf("record note: %w", err))
+			return fmt.Errorf("record note: %w", err)
 		}
 		out.CreataIl = out.CreataIl.UTC() // as a replay rebuilds it, whatever the replica's time zone
 		key.Complete(b, strconv.FormatInt(out.IDAnnotazione, 10))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "citizen-note", SubjectRef: x.subjects.Ref(code), NucleoID: household,
 			Outcome: "recorded:" + strconv.FormatInt(out.IDAnnotazione, 10), Status: http.StatusCreated}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
-			return db.Translate(fmt.Errorf("record note: %w", err))
+			return fmt.Errorf("record note: %w", err)
 		}
 		return nil
 	})

@@ -14,7 +14,6 @@ import (
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/sheet"
 	"github.com/rdc-interop/faas/shared/web"
@@ -169,7 +168,7 @@ func (x *citizens) query(ctx context.Context, t apl.Tenant, q query, today civil
 	}
 	rows, err := x.db.Query(ctx, sql, args)
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("search citizens: %w", err))
+		return nil, fmt.Errorf("search citizens: %w", err)
 	}
 	return rows, nil
 }
@@ -197,7 +196,7 @@ func (x *citizens) search(w http.ResponseWriter, r *http.Request) error {
 	if q.education != nil {
 		var known bool
 		if err := x.db.QueryRow(r.Context(), `SELECT EXISTS (SELECT 1 FROM titolo_studio WHERE codice = $1)`, *q.education).Scan(&known); err != nil {
-			return db.Translate(fmt.Errorf("read education levels: %w", err))
+			return fmt.Errorf("read education levels: %w", err)
 		}
 		if !known {
 			return problem.Field("titolo_studio_minimo", "invalid", "not an education level code")
@@ -215,13 +214,13 @@ func (x *citizens) search(w http.ResponseWriter, r *http.Request) error {
 		var c citizen
 		if err := c.scan(rows); err != nil {
 			rows.Close()
-			return db.Translate(fmt.Errorf("search citizens: %w", err))
+			return fmt.Errorf("search citizens: %w", err)
 		}
 		p.Items = append(p.Items, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return db.Translate(fmt.Errorf("search citizens: %w", err))
+		return fmt.Errorf("search citizens: %w", err)
 	}
 	if len(p.Items) > q.limit {
 		p.Items = p.Items[:q.limit]
@@ -259,7 +258,7 @@ func (x *citizens) workbook(w http.ResponseWriter, r *http.Request, t apl.Tenant
 	var c citizen
 	for rows.Next() {
 		if err := c.scan(rows); err != nil {
-			return db.Translate(fmt.Errorf("search citizens: %w", err))
+			return fmt.Errorf("search citizens: %w", err)
 		}
 		if err := b.Append(c.CodiceFiscale, c.Cognome, c.Nome, c.Eta, c.TitoloStudio, c.Email, c.Telefono, c.Filiale,
 			c.SceltaIl.Format("2006-01-02"), c.IDCittadino); err != nil {
@@ -267,7 +266,7 @@ func (x *citizens) workbook(w http.ResponseWriter, r *http.Request, t apl.Tenant
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return db.Translate(fmt.Errorf("search citizens: %w", err))
+		return fmt.Errorf("search citizens: %w", err)
 	}
 	w.Header().Set("Content-Type", sheet.MediaType)
 	w.Header().Set("Content-Disposition", `attachment; filename="cittadini.xlsx"`)

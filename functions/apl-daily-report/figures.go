@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 )
 
 // nearEndDays is how far ahead "near the end of publication" looks.
@@ -129,7 +128,7 @@ func figures(ctx context.Context, tx pgx.Tx, apl string, day civil.Date) (report
 		return err
 	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return r, db.Translate(fmt.Errorf("report figures: %w", err))
+		return r, fmt.Errorf("report figures: %w", err)
 	}
 	// The branches' interest counts are the sums of their offers': one pass
 	// over the interest expressions, not two.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/sheet"
@@ -54,7 +53,7 @@ func (x *reports) read(r *http.Request, t apl.Tenant, day civil.Date) (summaryAn
 		return a, "", errNoReport
 	}
 	if err != nil {
-		return a, "", db.Translate(fmt.Errorf("read report: %w", err))
+		return a, "", fmt.Errorf("read report: %w", err)
 	}
 	a.Riepilogo = riepilogo
 	if a.Riepilogo == nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -45,7 +44,7 @@ func (x *reports) make(ctx context.Context, apl string, day civil.Date) (made bo
 		return false, nil
 	}
 	if err != nil {
-		return false, db.Translate(fmt.Errorf("claim report: %w", err))
+		return false, fmt.Errorf("claim report: %w", err)
 	}
 	if err := x.build(ctx, apl, day, id); err != nil {
 		// It can be made again by the next run, or on demand.
@@ -78,7 +77,7 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 		return tx.QueryRow(ctx, `SELECT (SELECT webhook_url FROM apl WHERE id = $1)`, apl).Scan(&hook)
 	})
 	if err != nil {
-		return db.Translate(fmt.Errorf("report figures: %w", err))
+		return fmt.Errorf("report figures: %w", err)
 	}
 	r.GeneratoIl = time.Now().UTC().Truncate(time.Second)
 	book, err := r.workbook()
@@ -111,7 +110,7 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 	audit.QueueSystem(b, "report", id, audit.Entry{Org: "APL:" + apl, Function: "apl-daily-report",
 		Action: "report-generate", Outcome: "ready:" + day.String(), Status: http.StatusOK})
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
-		return db.Translate(fmt.Errorf("record report: %w", err))
+		return fmt.Errorf("record report: %w", err)
 	}
 	return nil
 }
@@ -133,7 +132,7 @@ func (x *reports) scheduled(w http.ResponseWriter, r *http.Request) error {
 		CROSS JOIN LATERAL generate_series(greatest(coalesce(l.last + 1, $1::date), $1::date - $2::int), $1::date, interval '1 day') d
 		ORDER BY a.id, d`, last.Time(), catchUpDays)
 	if err != nil {
-		return db.Translate(fmt.Errorf("list due reports: %w", err))
+		return fmt.Errorf("list due reports: %w", err)
 	}
 	type due struct {
 		apl string
@@ -142,7 +141,7 @@ func (x *reports) scheduled(w http.ResponseWriter, r *http.Request) error {
 	var todo []due
 	var d due
 	if _, err := pgx.ForEachRow(rows, []any{&d.apl, &d.day}, func() error { todo = append(todo, d); return nil }); err != nil {
-		return db.Translate(fmt.Errorf("list due reports: %w", err))
+		return fmt.Errorf("list due reports: %w", err)
 	}
 	counts := map[string]int{"prodotti": 0, "gia_presenti": 0, "falliti": 0}
 	for _, d := range todo {

@@ -11,7 +11,6 @@ import (
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/sheet"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -86,7 +85,7 @@ func (x *interests) query(ctx context.Context, t apl.Tenant, f filter, limit int
 	}
 	rows, err := x.db.Query(ctx, sql, args)
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("list interests: %w", err))
+		return nil, fmt.Errorf("list interests: %w", err)
 	}
 	return rows, nil
 }
@@ -115,13 +114,13 @@ func (x *interests) list(w http.ResponseWriter, r *http.Request) error {
 		var it item
 		if err := it.scan(rows); err != nil {
 			rows.Close()
-			return db.Translate(fmt.Errorf("list interests: %w", err))
+			return fmt.Errorf("list interests: %w", err)
 		}
 		p.Items = append(p.Items, it)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return db.Translate(fmt.Errorf("list interests: %w", err))
+		return fmt.Errorf("list interests: %w", err)
 	}
 	if len(p.Items) > f.limit {
 		p.Items = p.Items[:f.limit]
@@ -160,7 +159,7 @@ func (x *interests) workbook(w http.ResponseWriter, r *http.Request, t apl.Tenan
 	var it item
 	for rows.Next() {
 		if err := it.scan(rows); err != nil {
-			return db.Translate(fmt.Errorf("list interests: %w", err))
+			return fmt.Errorf("list interests: %w", err)
 		}
 		c := it.Candidato
 		if err := b.Append(it.CreataIl.In(civil.Rome).Format("2006-01-02 15:04"), it.RiferimentoAPL, it.TitoloOfferta, it.Filiale,
@@ -169,7 +168,7 @@ func (x *interests) workbook(w http.ResponseWriter, r *http.Request, t apl.Tenan
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return db.Translate(fmt.Errorf("list interests: %w", err))
+		return fmt.Errorf("list interests: %w", err)
 	}
 	w.Header().Set("Content-Type", sheet.MediaType)
 	w.Header().Set("Content-Disposition", `attachment; filename="manifestazioni-interesse.xlsx"`)

@@ -107,7 +107,7 @@ func (x *offers) create(w http.ResponseWriter, r *http.Request) error {
 		key.Complete(b, string(body))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "offers-create", Outcome: outcomeOf(res), Status: http.StatusOK}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
-			return db.Translate(fmt.Errorf("record bulk offers: %w", err))
+			return fmt.Errorf("record bulk offers: %w", err)
 		}
 		return nil
 	})
@@ -126,7 +126,7 @@ func readRefs(ctx context.Context, tx pgx.Tx, t apl.Tenant, comuni, education []
 		UNION ALL SELECT 'c', codice_istat::text FROM comune WHERE codice_istat = ANY ($3::char(6)[])
 		UNION ALL SELECT 't', codice FROM titolo_studio WHERE codice = ANY ($4)`, t.APL, t.Branches, comuni, education)
 	if err != nil {
-		return r, db.Translate(fmt.Errorf("read reference data: %w", err))
+		return r, fmt.Errorf("read reference data: %w", err)
 	}
 	var kind, code string
 	_, err = pgx.ForEachRow(rows, []any{&kind, &code}, func() error {
@@ -134,7 +134,7 @@ func readRefs(ctx context.Context, tx pgx.Tx, t apl.Tenant, comuni, education []
 		return nil
 	})
 	if err != nil {
-		return r, db.Translate(fmt.Errorf("read reference data: %w", err))
+		return r, fmt.Errorf("read reference data: %w", err)
 	}
 	return r, nil
 }
@@ -183,21 +183,21 @@ func (x *offers) insert(ctx context.Context, tx pgx.Tx, t apl.Tenant, items []of
 		RETURNING riferimento_apl, id::text`,
 		t.APL, ids, rifs, branches, titles, descriptions, comuni, qualifiche, contratti, posts, education, states, from, to)
 	if err != nil {
-		return db.Translate(fmt.Errorf("insert offers: %w", err))
+		return fmt.Errorf("insert offers: %w", err)
 	}
 	var rif, id string
 	if _, err := pgx.ForEachRow(rows, []any{&rif, &id}, func() error { created[rif] = id; return nil }); err != nil {
-		return db.Translate(fmt.Errorf("insert offers: %w", err))
+		return fmt.Errorf("insert offers: %w", err)
 	}
 	existing := map[string][2]string{} // riferimento → id, branch
 	if len(created) < len(refsSent) {
 		rows, err := tx.Query(ctx, `SELECT riferimento_apl, id::text, filiale FROM offerta WHERE apl_id = $1 AND riferimento_apl = ANY ($2)`, t.APL, refsSent)
 		if err != nil {
-			return db.Translate(fmt.Errorf("find existing offers: %w", err))
+			return fmt.Errorf("find existing offers: %w", err)
 		}
 		var branch string
 		if _, err := pgx.ForEachRow(rows, []any{&rif, &id, &branch}, func() error { existing[rif] = [2]string{id, branch}; return nil }); err != nil {
-			return db.Translate(fmt.Errorf("find existing offers: %w", err))
+			return fmt.Errorf("find existing offers: %w", err)
 		}
 	}
 	for i := range res {

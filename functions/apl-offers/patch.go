@@ -72,7 +72,7 @@ func (x *offers) patch(w http.ResponseWriter, r *http.Request) error {
 		b.Queue(`UPDATE offerta SET stato = $2, data_fine_pubblicazione = $3, aggiornato_il = now() WHERE id = $1`, o.IDOfferta, stato, dateText(end))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "offer-update", Outcome: "updated:" + o.IDOfferta, Status: http.StatusOK}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
-			return db.Translate(fmt.Errorf("update offer: %w", err))
+			return fmt.Errorf("update offer: %w", err)
 		}
 		out, err = readOffer(r.Context(), tx, t, o.IDOfferta, false)
 		return err

@@ -36,7 +36,7 @@ func (x *offers) byReference(w http.ResponseWriter, r *http.Request) error {
 		return errNoOffer
 	}
 	if err != nil {
-		return db.Translate(fmt.Errorf("find offer by reference: %w", err))
+		return fmt.Errorf("find offer by reference: %w", err)
 	}
 	return web.JSON(w, http.StatusOK, map[string]string{"id_offerta": id})
 }
@@ -69,7 +69,7 @@ func readOffer(ctx context.Context, q db.DBTX, t apl.Tenant, id string, lock boo
 		return o, errNoOffer
 	}
 	if err != nil {
-		return o, db.Translate(fmt.Errorf("read offer: %w", err))
+		return o, fmt.Errorf("read offer: %w", err)
 	}
 	return o, nil
 }

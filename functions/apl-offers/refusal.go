@@ -130,7 +130,7 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 				Fields: []problem.FieldError{{Field: "codice_fiscale", Code: "not_candidate", Detail: "not a candidate who expressed interest in this offer"}}}
 		}
 		if err != nil {
-			return db.Translate(fmt.Errorf("find candidate: %w", err))
+			return fmt.Errorf("find candidate: %w", err)
 		}
 		body, err = x.recordRefusal(r, tx, t, o, member, household, code, *in.Data, motivo, ref, key)
 		return err
@@ -173,7 +173,7 @@ func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o store
 	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: household,
 		Outcome: "recorded:" + id, Status: http.StatusCreated}))
 	if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
-		return nil, db.Translate(fmt.Errorf("record refusal: %w", err))
+		return nil, fmt.Errorf("record refusal: %w", err)
 	}
 	return body, nil
 }

@@ -46,7 +46,7 @@ func (s store) person(ctx context.Context, canonical cf.Code, day civil.Date) (n
 		return 0, facts{}, problem.New(problem.NotFound, "no household")
 	}
 	if err != nil {
-		return 0, facts{}, db.Translate(fmt.Errorf("query DID holder: %w", err))
+		return 0, facts{}, fmt.Errorf("query DID holder: %w", err)
 	}
 	return nucleo, f, nil
 }

@@ -43,7 +43,7 @@ func (s clientStore) get(ctx context.Context, id string) (client, error) {
 		FROM oauth_client WHERE client_id = $1`, id).
 		Scan(&hash, &keys, &c.org, &c.scopes, &ruolo, &c.filiali, &c.enabled)
 	if err != nil {
-		return client{}, db.Translate(fmt.Errorf("load client: %w", err))
+		return client{}, fmt.Errorf("load client: %w", err)
 	}
 	if hash != nil {
 		c.secretHash = *hash
@@ -63,13 +63,13 @@ func (s clientStore) get(ctx context.Context, id string) (client, error) {
 // used before (a replay). Expired records are swept on the way.
 func (s clientStore) useAssertion(ctx context.Context, id, jti string, exp time.Time) (bool, error) {
 	if _, err := s.db.Exec(ctx, `DELETE FROM oauth_assertion_jti WHERE scade_il < now() - interval '1 minute'`); err != nil {
-		return false, db.Translate(fmt.Errorf("sweep assertion ids: %w", err))
+		return false, fmt.Errorf("sweep assertion ids: %w", err)
 	}
 	tag, err := s.db.Exec(ctx, `
 		INSERT INTO oauth_assertion_jti (client_id, jti, scade_il) VALUES ($1, $2, $3)
 		ON CONFLICT DO NOTHING`, id, jti, exp)
 	if err != nil {
-		return false, db.Translate(fmt.Errorf("record assertion id: %w", err))
+		return false, fmt.Errorf("record assertion id: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

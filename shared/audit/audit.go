@@ -175,7 +175,7 @@ func (w *Writer) insert(batch []*pending) error {
 		}
 	}
 	if _, err := w.pool.Exec(ctx, insertSQL, at, reqs, clients, orgs, fns, acts, subjects, nuclei, outs, statuses); err != nil {
-		return db.Translate(fmt.Errorf("store %d audit records: %w", n, err))
+		return fmt.Errorf("store %d audit records: %w", n, err)
 	}
 	return nil
 }

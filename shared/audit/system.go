@@ -51,7 +51,7 @@ func Change(ctx context.Context, q db.DBTX, e Entry, change string, args ...any)
 		FROM changed`, change, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
 	tag, err := q.Exec(ctx, sql, append(append([]any(nil), args...), v...)...)
 	if err != nil {
-		return 0, db.Translate(fmt.Errorf("change with its audit record: %w", err))
+		return 0, fmt.Errorf("change with its audit record: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }

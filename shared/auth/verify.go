@@ -19,6 +19,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rdc-interop/faas/shared/problem"
 )
 
 // ErrInvalidToken is wrapped by every refusal of a token: the caller answers
@@ -31,6 +33,17 @@ var ErrInvalidToken = errors.New("invalid token")
 // is misconfigured). The caller answers 503, not 401, since the token may
 // well be good and the client should retry rather than ask for a new one.
 var ErrKeysUnavailable = errors.New("token signing keys unavailable")
+
+// The keys being out of reach is a dependency down (503), wherever the
+// error surfaces.
+func init() {
+	problem.Classify(func(err error) *problem.Error {
+		if errors.Is(err, ErrKeysUnavailable) {
+			return problem.Down("the token issuer's keys", err)
+		}
+		return nil
+	})
+}
 
 func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, reason) }
 

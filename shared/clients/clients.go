@@ -26,7 +26,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/ratelimit"
 )
 
@@ -131,7 +130,7 @@ func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 		return Client{}, ErrUnknown
 	}
 	if err != nil {
-		return Client{}, db.Translate(fmt.Errorf("load client registration: %w", err))
+		return Client{}, fmt.Errorf("load client registration: %w", err)
 	}
 	c.AllowedCIDRs = cidrs
 	if len(limits) > 0 {

@@ -64,16 +64,56 @@ func Open(url string, maxConns int32) (*pgxpool.Pool, error) {
 }
 
 // Beginner starts transactions; *pgxpool.Pool is one.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
+type Beginner = TxBeginner
 
 // Transact runs fn in a transaction, committing if it returns nil and rolling
 // back on error or panic.
-func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := b.Begin(ctx)
+func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) error {
+	return TransactWith(ctx, b, TxOptions{}, fn)
+}
+
+// TxOptions are a transaction's isolation and access mode, and how many
+// times a serialization failure or deadlock runs it again.
+type TxOptions struct {
+	Iso      pgx.TxIsoLevel // "" is the server's default (read committed)
+	ReadOnly bool
+	// Retries after a serialization failure or deadlock (40001, 40P01):
+	// DefaultRetries when zero, none when negative.
+	Retries int
+}
+
+// DefaultRetries is how often a transaction that lost a serialization
+// conflict or a deadlock runs again: such a loss says nothing about the
+// request, and the next attempt nearly always wins.
+const DefaultRetries = 3
+
+// TransactWith is Transact with options; fn must be safe to run again.
+func TransactWith(ctx context.Context, b TxBeginner, o TxOptions, fn func(tx pgx.Tx) error) error {
+	retries := o.Retries
+	if retries == 0 {
+		retries = DefaultRetries
+	}
+	mode := pgx.ReadWrite
+	if o.ReadOnly {
+		mode = pgx.ReadOnly
+	}
+	for attempt := 0; ; attempt++ {
+		err := once(ctx, b, pgx.TxOptions{IsoLevel: o.Iso, AccessMode: mode}, fn)
+		if err == nil || !retryable(err) || attempt >= retries || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// TxBeginner starts transactions with options; *pgxpool.Pool is one.
+type TxBeginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+func once(ctx context.Context, b TxBeginner, opts pgx.TxOptions, fn func(tx pgx.Tx) error) (err error) {
+	tx, err := b.BeginTx(ctx, opts)
 	if err != nil {
-		return Translate(fmt.Errorf("begin: %w", err))
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -88,23 +128,20 @@ func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err er
 		return err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return Translate(fmt.Errorf("commit: %w", err))
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// Translate maps a driver error to a problem kind: no rows → NotFound, a unique
-// violation → Conflict, a lost or refused connection → Unavailable (503). Other
-// errors pass through and end as a generic 500. Errors already carrying a kind
-// are returned unchanged.
-func Translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *problem.Error
-	if errors.As(err, &pe) {
-		return err
-	}
+func init() { problem.Classify(classify) }
+
+// classify gives a driver error its problem kind: no rows → NotFound, a
+// unique violation → Conflict, a lost or refused connection, a shutdown or
+// a serialization failure left after Transact's retries → Unavailable
+// (503). Other driver errors have no kind and end as a generic 500. It is
+// registered with package problem, so callers wrap driver errors with
+// context (fmt.Errorf with %w) and never translate them themselves.
+func classify(err error) *problem.Error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return problem.Wrap(problem.NotFound, err, "not found")
 	}
@@ -113,19 +150,39 @@ func Translate(err error) error {
 		switch {
 		case pgErr.Code == "23505":
 			return problem.Wrap(problem.Conflict, err, "already exists")
-		case pgErr.Code == "40001" || pgErr.Code == "40P01":
-			// Serialization failure or deadlock: the caller may retry.
+		case retryable(err):
 			return problem.Down("the database", err)
 		case len(pgErr.Code) == 2+3 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"):
 			// connection exception, operator intervention (shutdown), insufficient resources
 			return problem.Down("the database", err)
 		}
-		return err
+		return nil
 	}
 	if IsConnectionError(err) {
 		return problem.Down("the database", err)
 	}
+	return nil
+}
+
+// Translate returns err as the problem it is (see classify), or err. The
+// mapping happens on the way out anyway; Translate is for code that must
+// hold the *problem.Error itself.
+func Translate(err error) error {
+	if pe := problem.As(err); pe != nil && err != nil {
+		var own *problem.Error
+		if errors.As(err, &own) {
+			return err
+		}
+		return pe
+	}
 	return err
+}
+
+// retryable reports a serialization failure or a deadlock: the whole
+// transaction may simply be run again.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // IsConnectionError reports whether err means the server could not be reached

@@ -134,7 +134,7 @@ func (p *Set) Close() {
 // Ping checks PostgreSQL, the one dependency every function needs.
 func (p *Set) Ping(ctx context.Context) error {
 	if err := p.DB.Ping(ctx); err != nil {
-		return db.Translate(fmt.Errorf("ping database: %w", err))
+		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
 }

@@ -133,7 +133,7 @@ func (k Key) Claim(ctx context.Context, tx pgx.Tx) (earlier string, err error) {
 		INSERT INTO idempotenza (client_id, funzione, metodo, percorso, chiave, impronta) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT DO NOTHING`, s.Client, s.Function, s.Method, s.Path, k.Value, k.Fingerprint)
 	if err != nil {
-		return "", db.Translate(fmt.Errorf("claim idempotency key: %w", err))
+		return "", fmt.Errorf("claim idempotency key: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
 		return "", nil
@@ -145,7 +145,7 @@ func (k Key) Claim(ctx context.Context, tx pgx.Tx) (earlier string, err error) {
 		WHERE client_id = $1 AND funzione = $2 AND metodo = $3 AND percorso = $4 AND chiave = $5`,
 		s.Client, s.Function, s.Method, s.Path, k.Value).Scan(&fingerprint, &resource)
 	if err != nil {
-		return "", db.Translate(fmt.Errorf("read idempotency key: %w", err))
+		return "", fmt.Errorf("read idempotency key: %w", err)
 	}
 	if !bytes.Equal(fingerprint, k.Fingerprint) {
 		return "", problem.New(problem.Unprocessable, "this Idempotency-Key was used with another body")
@@ -176,7 +176,7 @@ func (k Key) Complete(b *pgx.Batch, resource string) {
 func Purge(ctx context.Context, q db.DBTX) (int64, error) {
 	tag, err := q.Exec(ctx, `DELETE FROM idempotenza WHERE creato_il < now() - $1 * interval '1 second'`, int64(Retention.Seconds()))
 	if err != nil {
-		return 0, db.Translate(fmt.Errorf("purge idempotency keys: %w", err))
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -228,7 +228,7 @@ func (p *purger) purge(ctx context.Context, tx pgx.Tx, function string) error {
 	tag, err := tx.Exec(ctx, purgeSQL, function, int64(Retention.Seconds()), purgeBatch)
 	if err != nil {
 		p.again(function)
-		return db.Translate(fmt.Errorf("purge expired idempotency keys: %w", err))
+		return fmt.Errorf("purge expired idempotency keys: %w", err)
 	}
 	if tag.RowsAffected() == purgeBatch {
 		p.again(function) // more may be due: the next claim goes on

@@ -146,11 +146,11 @@ func (l *Lookup[T]) staleKeys(ctx context.Context, payload string) ([]string, er
 	}
 	rows, err := l.db.Query(ctx, `SELECT cf_canonico FROM componente WHERE nucleo_id = $1`, id)
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("query household members: %w", err))
+		return nil, fmt.Errorf("query household members: %w", err)
 	}
 	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("read household members: %w", err))
+		return nil, fmt.Errorf("read household members: %w", err)
 	}
 	today := civil.Today(time.Now())
 	yesterday := civil.Of(today.Time().AddDate(0, 0, -1))
@@ -169,7 +169,7 @@ func (l *Lookup[T]) staleKeys(ctx context.Context, payload string) ([]string, er
 func Household[M any](ctx context.Context, q db.DBTX, sql string, scan func(pgx.CollectableRow) (nucleo int64, m M, err error), args ...any) (int64, []M, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
-		return 0, nil, db.Translate(fmt.Errorf("query household: %w", err))
+		return 0, nil, fmt.Errorf("query household: %w", err)
 	}
 	var nucleo int64
 	members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (M, error) {
@@ -178,7 +178,7 @@ func Household[M any](ctx context.Context, q db.DBTX, sql string, scan func(pgx.
 		return m, err
 	})
 	if err != nil {
-		return 0, nil, db.Translate(fmt.Errorf("read household: %w", err))
+		return 0, nil, fmt.Errorf("read household: %w", err)
 	}
 	if len(members) == 0 {
 		return 0, nil, problem.New(problem.NotFound, "no household")

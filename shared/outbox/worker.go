@@ -284,7 +284,7 @@ func (w *Worker) claim(ctx context.Context) ([]notification, error) {
 	claim := uuid.New()
 	rows, err := w.pool.Query(ctx, claimSQL, w.partner.Name, w.partner.Kind, w.opt.Batch, lease.Milliseconds(), claim)
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("claim notifications: %w", err))
+		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
 		n := notification{claim: claim, postBy: postBy}
@@ -292,7 +292,7 @@ func (w *Worker) claim(ctx context.Context) ([]notification, error) {
 		return n, err
 	})
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("claim notifications: %w", err))
+		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	return out, nil
 }
@@ -316,7 +316,7 @@ func (w *Worker) attempt(ctx context.Context, n notification) (outcome, error) {
 	if time.Now().Add(w.opt.Timeout).After(n.postBy) {
 		tag, err := w.pool.Exec(ctx, `UPDATE consegna SET prossimo_tentativo = now(), tentativo_id = NULL WHERE `+leaseGuard, n.id, n.to, n.claim)
 		if err != nil {
-			return notRecorded, db.Translate(fmt.Errorf("release notification: %w", err))
+			return notRecorded, fmt.Errorf("release notification: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			w.lostLease(n, "release")
@@ -363,7 +363,7 @@ func (w *Worker) deliver(ctx context.Context, n notification) (outcome, error) {
 		       prossimo_tentativo = now() + $7 * interval '1 millisecond', tentativo_id = NULL
 		WHERE `+leaseGuard, n.id, n.to, n.claim, state, attempt, failure, Backoff(w.opt, attempt).Milliseconds())
 	if err != nil {
-		return notRecorded, db.Translate(fmt.Errorf("record failed delivery: %w", err))
+		return notRecorded, fmt.Errorf("record failed delivery: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		w.lostLease(n, "failed: "+failure)
@@ -515,7 +515,7 @@ func List(ctx context.Context, q db.DBTX, state string, limit int) ([]Item, erro
 		SELECT id::text, destinatario, tipo, stato, tentativi, ultimo_errore, prossimo_tentativo, creato_il
 		FROM consegna WHERE stato = $1 ORDER BY creato_il LIMIT $2`, state, limit)
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("list notifications: %w", err))
+		return nil, fmt.Errorf("list notifications: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) {
 		var i Item
@@ -523,7 +523,7 @@ func List(ctx context.Context, q db.DBTX, state string, limit int) ([]Item, erro
 		return i, err
 	})
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("list notifications: %w", err))
+		return nil, fmt.Errorf("list notifications: %w", err)
 	}
 	return items, nil
 }
@@ -535,7 +535,7 @@ func Requeue(ctx context.Context, q db.DBTX, ids []string) (int64, error) {
 		UPDATE consegna SET stato = 'IN_ATTESA', tentativi = 0, prossimo_tentativo = now()
 		WHERE stato = 'SCARTATA' AND (coalesce(cardinality($1::uuid[]), 0) = 0 OR id = ANY ($1::uuid[]))`, ids)
 	if err != nil {
-		return 0, db.Translate(fmt.Errorf("requeue notifications: %w", err))
+		return 0, fmt.Errorf("requeue notifications: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }

@@ -134,10 +134,40 @@ func (e *Error) WithHeader(key, value string) *Error {
 	return e
 }
 
-// KindOf returns the kind of err, Internal when it has none.
-func KindOf(err error) Kind {
+// A Classifier recognises the errors of one dependency (a driver's "no
+// rows", a lost connection) and gives them a kind; nil when err is not its.
+type Classifier func(err error) *Error
+
+var classifiers []Classifier
+
+// Classify registers c. The packages that own a dependency (db, files)
+// register theirs at init, so an error is translated once, wherever it is
+// looked at (KindOf, Status, Write), however many layers wrapped it, and a
+// call site that forgets to translate cannot turn a lost connection into a
+// 500.
+func Classify(c Classifier) { classifiers = append(classifiers, c) }
+
+// As returns err's *Error: its own, or the one a classifier gives; nil when
+// err has no kind.
+func As(err error) *Error {
+	if err == nil {
+		return nil
+	}
 	var pe *Error
 	if errors.As(err, &pe) {
+		return pe
+	}
+	for _, c := range classifiers {
+		if pe := c(err); pe != nil {
+			return pe
+		}
+	}
+	return nil
+}
+
+// KindOf returns the kind of err, Internal when it has none.
+func KindOf(err error) Kind {
+	if pe := As(err); pe != nil {
 		return pe.Kind
 	}
 	return Internal
@@ -180,8 +210,8 @@ const ContentType = "application/problem+json"
 // BodyFor builds the body for err: an error of no known kind gets a generic
 // detail, so nothing internal leaks.
 func BodyFor(err error, requestID string) (Body, http.Header) {
-	var pe *Error
-	if !errors.As(err, &pe) {
+	pe := As(err)
+	if pe == nil {
 		pe = &Error{Kind: Internal, Detail: "an unexpected error occurred; it has been logged with the request id"}
 	}
 	k := kinds[pe.Kind]

@@ -78,13 +78,13 @@ func (s Schedule) Slot(now time.Time) time.Time {
 func Claim(ctx context.Context, q db.DBTX, function string, slot time.Time) (bool, error) {
 	tag, err := q.Exec(ctx, `INSERT INTO cron_run (funzione, turno) VALUES ($1, $2) ON CONFLICT DO NOTHING`, function, slot)
 	if err != nil {
-		return false, db.Translate(fmt.Errorf("claim scheduled slot: %w", err))
+		return false, fmt.Errorf("claim scheduled slot: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
 	if _, err := q.Exec(ctx, `DELETE FROM cron_run WHERE funzione = $1 AND turno < now() - interval '40 days'`, function); err != nil {
-		return false, db.Translate(fmt.Errorf("purge old scheduled slots: %w", err))
+		return false, fmt.Errorf("purge old scheduled slots: %w", err)
 	}
 	return true, nil
 }
@@ -92,7 +92,7 @@ func Claim(ctx context.Context, q db.DBTX, function string, slot time.Time) (boo
 // Release gives a slot back after its run failed, so the next call runs it.
 func Release(ctx context.Context, q db.DBTX, function string, slot time.Time) error {
 	if _, err := q.Exec(ctx, `DELETE FROM cron_run WHERE funzione = $1 AND turno = $2`, function, slot); err != nil {
-		return db.Translate(fmt.Errorf("release scheduled slot: %w", err))
+		return fmt.Errorf("release scheduled slot: %w", err)
 	}
 	return nil
 }

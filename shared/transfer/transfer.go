@@ -166,13 +166,13 @@ func (h *handler) transfer(r *http.Request, t *move) (result, error) {
 		}
 		if earlier != "" {
 			if err := tx.QueryRow(ctx, `SELECT risposta, nucleo_id FROM trasferimento WHERE id = $1`, earlier).Scan(&res.body, &t.nucleo); err != nil {
-				return db.Translate(fmt.Errorf("read the earlier transfer: %w", err))
+				return fmt.Errorf("read the earlier transfer: %w", err)
 			}
 			res.replayed = true
 			b := &pgx.Batch{}
 			audit.Queue(b, web.Stamp(r, audit.Entry{Action: h.x.Function, SubjectRef: t.ref,
 				NucleoID: t.nucleo, Outcome: "replayed", Status: http.StatusOK}))
-			return db.Translate(tx.SendBatch(ctx, b).Close())
+			return tx.SendBatch(ctx, b).Close()
 		}
 		body, err := h.write(r, tx, t, id)
 		res.body = body
@@ -230,7 +230,7 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	ctx := r.Context()
 	rows, err := tx.Query(ctx, householdSQL, string(t.canonical), h.x.To)
 	if err != nil {
-		return nil, db.Translate(fmt.Errorf("read household: %w", err))
+		return nil, fmt.Errorf("read household: %w", err)
 	}
 	var (
 		out     Risposta
@@ -252,7 +252,7 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 			&bid, &bcf, &cognome, &nome, &sesso, &nascita, &comuneNascita, &cittadinanza, &b.Telefono, &b.Email)
 		if err != nil {
 			rows.Close()
-			return nil, db.Translate(fmt.Errorf("scan household: %w", err))
+			return nil, fmt.Errorf("scan household: %w", err)
 		}
 		n.DataDsu, n.DataPresentazione, n.DataDecorrenza = civil.Of(dsu), civil.Of(presentazione), civil.Ptr(decorrenza)
 		out.Nucleo = n
@@ -265,7 +265,7 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, db.Translate(fmt.Errorf("read household: %w", err))
+		return nil, fmt.Errorf("read household: %w", err)
 	}
 	switch {
 	case t.nucleo == 0:
@@ -300,7 +300,7 @@ func (h *handler) write(r *http.Request, tx pgx.Tx, t *move, id uuid.UUID) ([]by
 	audit.Queue(b, entry)
 	t.key.Complete(b, id.String())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, db.Translate(fmt.Errorf("write transfer: %w", err))
+		return nil, fmt.Errorf("write transfer: %w", err)
 	}
 	return body, nil
 }
