@@ -309,7 +309,7 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 	accessToken(t, login(t, http.DefaultClient, h.Clients["gepi"].ClientID, h.Clients["gepi"].ClientSecret))
 
 	// Per address: unknown ids from one address, each a first try, are
-	// stopped once the address's budget (60 a minute) is spent.
+	// stopped once the address's budget of 60 is spent.
 	hc = from("127.0.0.4")
 	stopped := 0
 	for i := 0; i < 120 && stopped == 0; i++ {

@@ -158,8 +158,10 @@ func (l *Limiter) check(ctx context.Context, key string, lim Limit, n int) Decis
 // A lease is a few calls of a key's budget taken from Redis at once and
 // spent by this process, so that a busy client costs Redis one round trip
 // per chunk of calls instead of one per call. What a process leased and did
-// not spend within leaseFor is given up, never handed back: the limit can
-// only be met a little early, by at most a chunk per replica.
+// not spend within leaseFor is given up, never handed back; a chunk is never
+// more than the budget refills in leaseFor, so what is given up is made good
+// by the time it lapses, and a client calling now and then is not charged a
+// chunk per call.
 type lease struct {
 	mu        sync.Mutex
 	tokens    int       // calls leased and not yet spent
@@ -172,8 +174,12 @@ type lease struct {
 const leaseFor = time.Second
 
 // chunk is how many calls are leased at once: a twentieth of the burst, at
-// most 64, so a small budget is counted call by call.
-func chunk(lim Limit) int { return min(max(lim.Burst/20, 1), 64) }
+// most 64 and at most what refills in leaseFor, so a small or slow budget
+// is counted call by call.
+func chunk(lim Limit) int {
+	refill := int(int64(lim.Rate) * int64(leaseFor) / int64(lim.Period))
+	return max(min(lim.Burst/20, 64, refill), 1)
+}
 
 func (l *Limiter) leased(ctx context.Context, key string, lim Limit) (Decision, bool) {
 	if l.redis == nil || l.redisDown() {

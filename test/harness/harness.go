@@ -158,6 +158,10 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		// set per client in its registration; the failed-login ones are
 		// the deployment's defaults.
 		"RATE_LIMIT_CLIENT": "100000/s:200000", "RATE_LIMIT_ADDRESS": "100000/s:200000",
+		// Failed logins: the deployment's budgets, but per hour, so that a
+		// slow machine (the race detector slows bcrypt tenfold) refills
+		// nothing while a test spends them.
+		"RATE_LIMIT_LOGIN_CLIENT": "10/h:10", "RATE_LIMIT_LOGIN_ADDRESS": "60/h:60",
 		"LOG_LEVEL": envOr("LOG_LEVEL", "warn"),
 	}
 	maps.Copy(env, o.Settings)
