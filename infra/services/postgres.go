@@ -31,7 +31,7 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 	}
 	// PostgreSQL refuses to run as root: run it as the postgres system user.
 	var runAs string
-	var uid, gid int = -1, -1
+	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -59,15 +59,20 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 		// on the way down, e.g. through a test's 0700 temporary folder.
 		for d := s.opts.Dir; d != filepath.Dir(d); d = filepath.Dir(d) {
 			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
-				os.Chmod(d, fi.Mode().Perm()|0o011)
+				// Best effort: if PostgreSQL still cannot reach its folder, its start says so.
+				_ = os.Chmod(d, fi.Mode().Perm()|0o011)
 			}
 		}
-		os.Chown(run, uid, gid)
+		if err := os.Chown(run, uid, gid); err != nil {
+			return err
+		}
 		f, _ := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY, 0o644)
 		if f != nil {
 			f.Close()
 		}
-		os.Chown(logPath, uid, gid)
+		if err := os.Chown(logPath, uid, gid); err != nil {
+			return err
+		}
 	}
 	var cred *syscall.Credential
 	if runAs != "" {
@@ -84,15 +89,21 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 			return err
 		}
 		if uid >= 0 {
-			os.Chown(data, uid, gid)
+			if err := os.Chown(data, uid, gid); err != nil {
+				return err
+			}
 		}
 		args := []string{"-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"}
 		if out, err := initdbCmd(args...).CombinedOutput(); err != nil {
 			// Some machines lack the C.UTF-8 locale: fall back to no locale.
 			os.RemoveAll(data)
-			os.MkdirAll(data, 0o700)
+			if err := os.MkdirAll(data, 0o700); err != nil {
+				return err
+			}
 			if uid >= 0 {
-				os.Chown(data, uid, gid)
+				if err := os.Chown(data, uid, gid); err != nil {
+					return err
+				}
 			}
 			args[len(args)-1] = "--no-locale"
 			if out2, err2 := initdbCmd(args...).CombinedOutput(); err2 != nil {

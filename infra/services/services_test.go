@@ -27,7 +27,11 @@ func TestStartOwnServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
+	defer func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	ep := s.Endpoints()
 
 	pg := func() error {
@@ -82,6 +86,7 @@ func TestStartOwnServices(t *testing.T) {
 }
 
 func TestGivenServiceMustAnswer(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", "REDIS_URL": "x", "S3_ENDPOINT": "x"}
 	_, err := Start(context.Background(), Options{Dir: t.TempDir(), Getenv: func(k string) string { return env[k] }})
 	if err == nil {

@@ -117,12 +117,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		s.Stop()
-		return nil, err
+		return nil, errors.Join(err, s.Stop())
 	}
 	if err := s.checkGiven(ctx); err != nil {
-		s.Stop()
-		return nil, err
+		return nil, errors.Join(err, s.Stop())
 	}
 	return s, nil
 }
@@ -180,9 +178,12 @@ func (s *Stack) launch(ctx context.Context, name string, timeout time.Duration, 
 		return nil, nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() {
+		_ = cmd.Wait() // that it ended is what counts; its log says why
+		close(done)
+	}()
 	if err := waitFor(ctx, timeout, done, ready); err != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		return nil, nil, fmt.Errorf("%w\n%s", err, tail(logPath, 15))
 	}
@@ -227,7 +228,7 @@ func command(name string, args []string, logPath string, env []string) (*exec.Cm
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(name, args...) //nolint:noctx // a service outlives the context that started it: Stop ends it
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -236,7 +237,8 @@ func command(name string, args []string, logPath string, env []string) (*exec.Cm
 
 // freePort asks the kernel for a free port on loopback.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 // the jobs declare: a job runs once per slot of its own schedule, so an
 // annotation that fired less often would skip runs.
 func TestSchedulesMatchCode(t *testing.T) {
+	t.Parallel()
 	s := readStack(t)
 	code := registry.Schedules()
 	for _, name := range s.Names() {
@@ -29,6 +30,7 @@ func TestSchedulesMatchCode(t *testing.T) {
 // header the ingress writes (one hop: OpenFaaS's gateway and of-watchdog
 // pass it on unchanged), or allowed_cidrs would see only the watchdog.
 func TestProxyHops(t *testing.T) {
+	t.Parallel()
 	s := readStack(t)
 	for _, name := range s.Names() {
 		if got := s.Functions[name].Environment["TRUSTED_PROXY_HOPS"]; got != `${TRUSTED_PROXY_HOPS:-1}` {

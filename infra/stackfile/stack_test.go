@@ -26,6 +26,7 @@ func readStack(t *testing.T) *stackfile.Stack {
 
 // TestStackMatchesGateway keeps stack.yml and the local gateway's handlers in step.
 func TestStackMatchesGateway(t *testing.T) {
+	t.Parallel()
 	s := readStack(t)
 	var handlers []string
 	for name := range registry.Handlers() {
@@ -54,6 +55,7 @@ func TestStackMatchesGateway(t *testing.T) {
 // the handler in function/, configuration.copy folders), then follows the
 // Dockerfile's build stage (WORKDIR, COPY, RUN) with plain go build.
 func TestTemplateBuild(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds every function")
 	}
@@ -75,7 +77,9 @@ func TestTemplateBuild(t *testing.T) {
 				switch step.op {
 				case "WORKDIR":
 					workdir = filepath.Join(image, step.args[0])
-					os.MkdirAll(workdir, 0o755)
+					if err := os.MkdirAll(workdir, 0o755); err != nil {
+						t.Fatal(err)
+					}
 				case "COPY":
 					dst := step.args[len(step.args)-1]
 					for _, src := range step.args[:len(step.args)-1] {
@@ -150,7 +154,9 @@ func copyPath(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(dst, b, fi.Mode()); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +189,7 @@ func copyDir(t *testing.T, src, dst string) {
 // document keys, and oauth-token gets the document keys' public halves, to
 // publish them, never their private ones.
 func TestSigningKeySecrets(t *testing.T) {
+	t.Parallel()
 	s := readStack(t)
 	want := map[string][]string{
 		"oauth-signing-keys":    {"oauth-token"},

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The employment agencies (seed 004): agencies with branches, offers in
+// The employment agencies (docs/domain.md#employment-agencies-on-siisl): agencies with branches, offers in
 // every state, the interest beneficiaries expressed in them over the last
 // six months, the agencies people chose in their PAD, and those people's
 // CVs. The first two agencies and their branches are the demo

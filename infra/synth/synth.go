@@ -222,7 +222,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Fixtures, Stats, 
 	}
 	if loadErr != nil {
 		if err := undo(pool, fks, idx); err != nil {
-			loadErr = fmt.Errorf("%w (and cleaning up failed: %v)", loadErr, err)
+			loadErr = fmt.Errorf("%w (and cleaning up failed: %w)", loadErr, err)
 		}
 		return Fixtures{}, Stats{}, loadErr
 	}

@@ -235,6 +235,7 @@ func TestLoad(t *testing.T) {
 // checkFixtures verifies each fixture is in its situation, with SQL written
 // independently of the generator.
 func checkFixtures(t *testing.T, pool *pgxpool.Pool, fx Fixtures) {
+	t.Helper()
 	const latest = `(SELECT d.stato FROM did d WHERE d.componente_id = c.id ORDER BY d.data_did DESC, d.id DESC LIMIT 1)`
 	const pattoLavoroAttivo = `EXISTS (SELECT 1 FROM sap_politica s JOIN sap_evento e ON e.codice = s.ultimo_evento
 		WHERE s.componente_id = c.id AND s.codice_attivita = 'A02' AND e.sottoscritto AND NOT e.chiuso
@@ -384,6 +385,7 @@ func TestFailedLoad(t *testing.T) {
 }
 
 func TestDates(t *testing.T) {
+	t.Parallel()
 	for d := day(-800000); d < 800000; d += 37 {
 		y, m, dd := ymd(d)
 		if got := daysFrom(y, m, dd); got != d {
@@ -484,6 +486,7 @@ func TestEncoders(t *testing.T) {
 }
 
 func TestPackCF(t *testing.T) {
+	t.Parallel()
 	a, b := packCF("RSSMRA80A01H501U"), packCF("RSSMRA80A01H502U")
 	if a == b || a>>63 != 0 {
 		t.Errorf("pack: %x %x", a, b)

@@ -230,7 +230,6 @@ func (p *plan) codesShifted(m *member, shift int) (issued, canon cf.Code, err er
 
 type didTable struct {
 	p               *plan
-	h               *household
 	id, componente  int64
 	stato           string
 	dataDID, stdata day

@@ -1,6 +1,7 @@
 // Package apl is what the employment-agency functions share: who the caller
 // is (its agency, role and branches) and which branches it may see or act
-// for (seed 004; contract.md, "Employment agencies (APL) on SIISL").
+// for (docs/domain.md#employment-agencies-on-siisl,
+// docs/contract.md#employment-agencies-apl-on-siisl).
 //
 // The rule is one for every route, so it lives here: an agency never sees
 // another's data, and a client sees only the branches its token lists.
@@ -19,6 +20,8 @@ import (
 // Role is an APL client's role.
 type Role string
 
+// The roles, as a client's registration names them: master and super act
+// for every enabled branch of their agency, an operator for its own.
 const (
 	Master   Role = "master"
 	Super    Role = "super"

@@ -8,6 +8,7 @@ import (
 )
 
 func TestTenantOf(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		claims *auth.Claims
@@ -26,6 +27,7 @@ func TestTenantOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := TenantOf(c.claims)
 			if c.want == nil {
 				if problem.KindOf(err) != problem.Forbidden {
@@ -41,6 +43,7 @@ func TestTenantOf(t *testing.T) {
 }
 
 func TestNarrow(t *testing.T) {
+	t.Parallel()
 	tn := Tenant{APL: "1", Role: Super, Branches: []string{"a", "b"}}
 	if got, err := tn.Narrow(""); err != nil || len(got) != 2 {
 		t.Errorf("all branches: %v, %v", got, err)

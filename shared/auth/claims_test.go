@@ -9,6 +9,7 @@ import (
 )
 
 func TestClaimsJSON(t *testing.T) {
+	t.Parallel()
 	c := claimsAt(t0, func(c *Claims) { c.Org, c.AplRuolo, c.Filiali = "APL:123", "operatore", []string{"F1"} })
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -65,6 +66,7 @@ func TestClaimsJSON(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
+	t.Parallel()
 	c := Claims{Scope: " rdc:did:read  rdc:patto:read\trdc:export "}
 	if got := c.Scopes(); !slices.Equal(got, []string{"rdc:did:read", "rdc:patto:read", "rdc:export"}) {
 		t.Fatalf("Scopes() = %q", got)

@@ -45,6 +45,7 @@ func TestSecrets(t *testing.T) {
 }
 
 func TestClientAssertion(t *testing.T) {
+	t.Parallel()
 	const (
 		tokenURL = "https://issuer.test/function/oauth-token/token"
 		client   = "pdnd-client-1"
@@ -100,6 +101,7 @@ func TestClientAssertion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			jti, exp, err := VerifyClientAssertion(tt.raw, chk)
 			if tt.reason == "" {
 				if err != nil || jti != "j1" || exp.IsZero() {

@@ -20,6 +20,7 @@ import (
 // The example of RFC 7638 §3.1: the kid must be the standard thumbprint, so
 // that any JOSE library computes the same one.
 func TestThumbprintRFC7638(t *testing.T) {
+	t.Parallel()
 	const jwk = `{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}`
 	var k jose.JSONWebKey
 	if err := json.Unmarshal([]byte(jwk), &k); err != nil {
@@ -35,6 +36,7 @@ func TestThumbprintRFC7638(t *testing.T) {
 }
 
 func TestNewSigningKey(t *testing.T) {
+	t.Parallel()
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	for name, k := range map[string]crypto.Signer{"RSA 1024": small, "P-384": p384} {
@@ -52,6 +54,7 @@ func TestNewSigningKey(t *testing.T) {
 }
 
 func TestKeyRingPEM(t *testing.T) {
+	t.Parallel()
 	rs, ec, old := testKey(t, "rsa-a"), testKey(t, "ec-a"), testKey(t, "rsa-b")
 	ring := NewKeyRing(rs, ec, old)
 	data, err := ring.MarshalPEM()
@@ -105,6 +108,7 @@ func kids(r *KeyRing) []string {
 }
 
 func TestRotate(t *testing.T) {
+	t.Parallel()
 	a, b, c, d := testKey(t, "rsa-a"), testKey(t, "rsa-b"), testKey(t, "ec-a"), testKey(t, "rsa-other")
 	ring := NewKeyRing(a, b)
 	tests := []struct {
@@ -135,6 +139,7 @@ func TestRotate(t *testing.T) {
 }
 
 func TestPublicJWKS(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a", "ec-a")
 	set := ring.PublicJWKS()
 	b, err := json.Marshal(set)
@@ -163,6 +168,7 @@ func TestPublicJWKS(t *testing.T) {
 }
 
 func TestSign(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	tok := mustSign(t, ring, claimsAt(t0, nil))
 	jws, err := jose.ParseSignedCompact(tok, allowedAlgs)
@@ -195,6 +201,7 @@ func TestSign(t *testing.T) {
 }
 
 func TestDocumentKeys(t *testing.T) {
+	t.Parallel()
 	a, b := testKey(t, "ec-a"), testKey(t, "rsa-b")
 	docs := NewDocumentKeys(a, b)
 	if a.ID == "" || strings.HasPrefix(a.ID, "doc-") {
@@ -259,6 +266,7 @@ func TestDocumentKeys(t *testing.T) {
 }
 
 func TestParseDocumentPublicKeys(t *testing.T) {
+	t.Parallel()
 	priv, _ := NewKeyRing(testKey(t, "rsa-a")).MarshalPEM()
 	pubDER, _ := x509.MarshalPKIXPublicKey(testKey(t, "rsa-a").Key.Public())
 	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
@@ -286,6 +294,7 @@ func TestParseDocumentPublicKeys(t *testing.T) {
 }
 
 func TestPublishJWKS(t *testing.T) {
+	t.Parallel()
 	tokens := testRing(t, "rsa-a", "ec-a")
 	docs := NewDocumentKeys(testKey(t, "rsa-b"))
 	set, err := PublishJWKS(tokens, docs.PublicJWKS())

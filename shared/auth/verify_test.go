@@ -16,6 +16,7 @@ import (
 )
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	key := ring.Signer()
 	ec := testKey(t, "ec-a")
@@ -83,6 +84,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c, err := v.Verify(context.Background(), tt.tok)
 			if tt.reason == "" {
 				if err != nil {
@@ -104,12 +106,16 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	if n := srv.hits.Load(); n != 1 {
-		t.Errorf("%d JWKS fetches, want 1 (unknown kids are rate limited)", n)
-	}
+	// The subtests run in parallel once this function returns: count after them.
+	t.Cleanup(func() {
+		if n := srv.hits.Load(); n != 1 {
+			t.Errorf("%d JWKS fetches, want 1 (unknown kids are rate limited)", n)
+		}
+	})
 }
 
 func TestVerifyAlgorithms(t *testing.T) {
+	t.Parallel()
 	ps := *testKey(t, "rsa-ps")
 	ps.Algorithm = string(jose.PS256)
 	rs, ec := testKey(t, "rsa-a"), testKey(t, "ec-a")
@@ -118,6 +124,7 @@ func TestVerifyAlgorithms(t *testing.T) {
 	v := newTestVerifier(srv, clk, nil)
 	for _, k := range []*SigningKey{rs, ec, &ps} {
 		t.Run(k.Algorithm, func(t *testing.T) {
+			t.Parallel()
 			tok := mustSign(t, NewKeyRing(k), claimsAt(clk.Now(), nil))
 			if _, err := v.Verify(context.Background(), tok); err != nil {
 				t.Fatal(err)
@@ -132,6 +139,7 @@ func TestVerifyAlgorithms(t *testing.T) {
 }
 
 func TestVerifyReturnsACopy(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	clk := newClock()
@@ -153,6 +161,7 @@ func TestVerifyReturnsACopy(t *testing.T) {
 }
 
 func TestVerifyCache(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	clk := newClock()
@@ -200,6 +209,7 @@ func TestVerifyCache(t *testing.T) {
 }
 
 func TestCacheEviction(t *testing.T) {
+	t.Parallel()
 	for _, max := range []int{1, 16, 100, 10000} {
 		c := newTokenCache(max)
 		claims := &Claims{Subject: "x"}
@@ -215,6 +225,7 @@ func TestCacheEviction(t *testing.T) {
 }
 
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	a := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, a)
 	clk := newClock()
@@ -254,6 +265,7 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func TestUnknownKidsAreRateLimited(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	clk := newClock()
@@ -282,6 +294,7 @@ func TestUnknownKidsAreRateLimited(t *testing.T) {
 }
 
 func TestStaleKeysRefreshInBackground(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	clk := newClock()
@@ -327,6 +340,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 }
 
 func TestIssuerDown(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	srv.down.Store(true)
@@ -369,6 +383,7 @@ func TestIssuerDown(t *testing.T) {
 }
 
 func TestBadJWKS(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	privJWK, err := (&jose.JSONWebKey{Key: ring.Signer().Key, KeyID: ring.Signer().ID}).MarshalJSON()
 	if err != nil {
@@ -381,6 +396,7 @@ func TestBadJWKS(t *testing.T) {
 		"private key only": `{"keys":[` + string(privJWK) + `]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			srv := newJWKSServer(t, ring)
 			srv.serveRaw([]byte(body))
 			clk := newClock()
@@ -393,6 +409,7 @@ func TestBadJWKS(t *testing.T) {
 }
 
 func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
+	t.Parallel()
 	good := testKey(t, "rsa-a")
 	goodJWK, _ := (&jose.JSONWebKey{Key: good.Key.Public(), KeyID: good.ID, Use: "sig"}).MarshalJSON()
 	encJWK, _ := (&jose.JSONWebKey{Key: testKey(t, "rsa-b").Key.Public(), KeyID: "enc", Use: "enc"}).MarshalJSON()
@@ -410,6 +427,7 @@ func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
 }
 
 func TestVerifierMisconfigured(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]VerifierConfig{
 		"no JWKS URL":       {Issuer: testIssuer, Audience: testAudience},
 		"relative JWKS URL": {JWKSURL: "/jwks", Issuer: testIssuer, Audience: testAudience},
@@ -423,6 +441,7 @@ func TestVerifierMisconfigured(t *testing.T) {
 }
 
 func TestVerifyGivesUpWithTheContext(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	body := mustJSON(t, ring.PublicJWKS())
 	release := make(chan struct{})
@@ -446,6 +465,7 @@ func TestVerifyGivesUpWithTheContext(t *testing.T) {
 }
 
 func TestConcurrentVerify(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	clk := newClock()
@@ -484,6 +504,7 @@ func TestConcurrentVerify(t *testing.T) {
 // A caller that decided to fetch just as another fetch ended joins nothing in
 // flight; the generation check stops it from fetching again.
 func TestFetchSkipsWhenAnotherJustEnded(t *testing.T) {
+	t.Parallel()
 	ring := testRing(t, "rsa-a")
 	srv := newJWKSServer(t, ring)
 	clk := newClock()
@@ -508,6 +529,7 @@ func TestFetchSkipsWhenAnotherJustEnded(t *testing.T) {
 // tokens valid in every other respect, typ at+jwt included: each is refused,
 // and none costs a JWKS fetch.
 func TestVerifyRefusesDocumentKeys(t *testing.T) {
+	t.Parallel()
 	tokens := testRing(t, "rsa-a")
 	doc := testKey(t, "ec-a")
 	docs := NewDocumentKeys(doc)
@@ -555,6 +577,7 @@ func mustSignDoc(t *testing.T, s *DocumentSigner, v any) string {
 // in beside marked ones); a JWKS that marks none is an external
 // authorisation server's, whose signing keys all sign tokens.
 func TestVerifyTrustsOnlyMarkedKeys(t *testing.T) {
+	t.Parallel()
 	marked := testRing(t, "rsa-a")
 	plain := testKey(t, "rsa-b")
 	plainJWK := jose.JSONWebKey{Key: plain.Key.Public(), KeyID: plain.ID, Algorithm: plain.Algorithm, Use: "sig"}

@@ -104,11 +104,12 @@ func checkLetter(b []byte) byte {
 	sum := 0
 	for i, c := range b[:15] {
 		k := index36(c)
-		if i%2 == 0 { // odd 1-based position
+		switch {
+		case i%2 == 0: // odd 1-based position
 			sum += int(oddValues[k])
-		} else if k < 10 {
+		case k < 10:
 			sum += k
-		} else {
+		default:
 			sum += k - 10
 		}
 	}
@@ -206,7 +207,8 @@ func validate16(b *[16]byte) string {
 	if !ok1 || !ok2 {
 		return "day"
 	}
-	if day := d1*10 + d2; !(day >= 1 && day <= 31 || day >= 41 && day <= 71) {
+	day := d1*10 + d2 // a woman's day of birth has 40 added
+	if man, woman := day >= 1 && day <= 31, day >= 41 && day <= 71; !man && !woman {
 		return "day"
 	}
 	if !isUpper(b[11]) {
@@ -365,7 +367,7 @@ func (c Code) String() string { return string(c) }
 func (c Code) Masked() string { return mask(string(c)) }
 
 func mask(s string) string {
-	keep := 0
+	var keep int
 	switch {
 	case len(s) == 16 && isUpperAlnum(s):
 		keep = 3

@@ -21,6 +21,7 @@ func withCheck(t *testing.T, first15 string) string {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		want     Code   // when valid
@@ -81,6 +82,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := Parse(tt.in)
 			if tt.reason == "" {
 				if err != nil || got != tt.want {
@@ -138,6 +140,7 @@ func assertNoLeak(t *testing.T, msg, in string) {
 // Temporary 12345678903: odd 1+3+5+7+9 = 25, even 2->4 4->8 6->3 8->7 0->0
 // = 22; 47 -> (10 - 7) mod 10 = 3.
 func TestCheckLetterByHand(t *testing.T) {
+	t.Parallel()
 	for first15, want := range map[string]byte{
 		"RSSMRA85T10A562": 'S',
 		"BNCLRA90A41H501": 'F',
@@ -157,6 +160,7 @@ func TestCheckLetterByHand(t *testing.T) {
 }
 
 func TestCheckLetterErrors(t *testing.T) {
+	t.Parallel()
 	for in, reason := range map[string]string{
 		"":                 "length",
 		"RSSMRA85T10A56":   "length",
@@ -173,8 +177,10 @@ func TestCheckLetterErrors(t *testing.T) {
 }
 
 func TestVariants(t *testing.T) {
+	t.Parallel()
 	for _, code := range []Code{"RSSMRA85T10A562S", "BNCLRA90A41H501F", "EIXGUO00B29Z404P"} {
 		t.Run(string(code), func(t *testing.T) {
+			t.Parallel()
 			if code.Canonical() != code || code.IsOmocode() {
 				t.Fatalf("canonical code is not its own canonical form")
 			}
@@ -238,6 +244,7 @@ func TestVariants(t *testing.T) {
 }
 
 func TestVariantEdgeCases(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{-1, 8} {
 		if _, err := Variant("RSSMRA85T10A562S", n); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Variant(n=%d) error = %v", n, err)
@@ -277,6 +284,7 @@ func TestVariantEdgeCases(t *testing.T) {
 func date(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
 
 func TestEncode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		p    Person
@@ -298,6 +306,7 @@ func TestEncode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := Encode(tt.p)
 			if err != nil || got != tt.want {
 				t.Fatalf("Encode = %s, %v; want %s", got, err, tt.want)
@@ -310,6 +319,7 @@ func TestEncode(t *testing.T) {
 }
 
 func TestEncodeBirthInItsOwnLocation(t *testing.T) {
+	t.Parallel()
 	rome := time.FixedZone("CET", 3600)
 	p := Person{Surname: "Rossi", Name: "Mario", Birth: time.Date(1985, 12, 10, 0, 30, 0, 0, rome), Place: "A562"}
 	if got, _ := Encode(p); got != "RSSMRA85T10A562S" {
@@ -318,6 +328,7 @@ func TestEncodeBirthInItsOwnLocation(t *testing.T) {
 }
 
 func TestEncodeErrors(t *testing.T) {
+	t.Parallel()
 	ok := Person{Surname: "Rossi", Name: "Mario", Birth: date(1985, 12, 10), Place: "A562"}
 	tests := []struct {
 		reason string
@@ -345,6 +356,7 @@ func TestEncodeErrors(t *testing.T) {
 }
 
 func TestMasked(t *testing.T) {
+	t.Parallel()
 	for code, want := range map[Code]string{
 		"RSSMRA85T10A562S": "RSS************S",
 		"RSSMRAURTMLARSNL": "RSS************L",
@@ -360,6 +372,7 @@ func TestMasked(t *testing.T) {
 }
 
 func TestLogValueNeverPrintsTheCode(t *testing.T) {
+	t.Parallel()
 	code := Code("RSSMRA85T10A562S")
 	if code.String() != "RSSMRA85T10A562S" {
 		t.Fatalf("String = %s", code.String())
@@ -380,6 +393,7 @@ func TestLogValueNeverPrintsTheCode(t *testing.T) {
 }
 
 func TestMaskAll(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"", ""},
 		{"nothing here", "nothing here"},
@@ -413,6 +427,7 @@ func TestMaskAll(t *testing.T) {
 // Two codes that share a character: masking the first must not let the
 // second through, whichever variant it is.
 func TestMaskAllOverlapping(t *testing.T) {
+	t.Parallel()
 	a := "RSSMRA85T10A562S"
 	b := encodeOrDie(t, Person{Surname: "Sala", Name: "Laura", Female: true, Birth: date(1990, 1, 1), Place: "H501"})
 	for _, v := range Variants(b) {
@@ -435,6 +450,7 @@ func encodeOrDie(t *testing.T, p Person) Code {
 }
 
 func TestMaskAllEveryVariant(t *testing.T) {
+	t.Parallel()
 	for _, v := range Variants("BNCLRA90A41H501F") {
 		for _, in := range []string{string(v), strings.ToLower(string(v)) + "!", "x" + string(v) + "9"} {
 			out := MaskAll(in)

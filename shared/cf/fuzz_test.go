@@ -95,11 +95,12 @@ func refParse(s string) (string, bool) {
 	sum := 0
 	for i := 0; i < 15; i++ {
 		c := s[i]
-		if (i+1)%2 == 1 {
+		switch {
+		case (i+1)%2 == 1:
 			sum += refOdd[c]
-		} else if c <= '9' {
+		case c <= '9':
 			sum += int(c - '0')
-		} else {
+		default:
 			sum += int(c - 'A')
 		}
 	}

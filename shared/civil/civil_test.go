@@ -7,6 +7,7 @@ import (
 )
 
 func TestToday(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		instant string
 		want    string
@@ -25,6 +26,7 @@ func TestToday(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
+	t.Parallel()
 	var d Date
 	if err := json.Unmarshal([]byte(`"2026-03-01"`), &d); err != nil {
 		t.Fatal(err)
@@ -41,6 +43,7 @@ func TestJSON(t *testing.T) {
 }
 
 func TestBounds(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		day   string
 		start string // UTC

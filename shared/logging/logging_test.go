@@ -11,6 +11,7 @@ import (
 )
 
 func TestNoWholeCodiceFiscale(t *testing.T) {
+	t.Parallel()
 	const code = "RSSMRA85T10A562S"
 	omocode, err := cf.Variant(cf.Code(code), 2)
 	if err != nil {
@@ -33,6 +34,7 @@ func TestNoWholeCodiceFiscale(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var b bytes.Buffer
 			tc.log(&b)
 			out := strings.ToUpper(b.String())

@@ -10,6 +10,7 @@ import (
 )
 
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want int
@@ -38,6 +39,7 @@ func TestStatus(t *testing.T) {
 }
 
 func TestWriteHidesCauses(t *testing.T) {
+	t.Parallel()
 	cases := []error{
 		Wrap(Invalid, errors.New(`ERROR: syntax error at "SELECT" (SQLSTATE 42601)`), "bad input"),
 		Down("the database", errors.New("dial tcp 10.0.0.7:5432: connection refused")),
@@ -66,6 +68,7 @@ func TestWriteHidesCauses(t *testing.T) {
 }
 
 func TestRetryAfterAndExtensions(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	Write(w, Down("the database", nil), "r")
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" {

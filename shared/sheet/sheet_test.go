@@ -10,11 +10,14 @@ import (
 )
 
 func TestWorkbookRoundTrip(t *testing.T) {
+	t.Parallel()
 	b := New()
 	if err := b.Sheet("Riepilogo", []Column{{"Voce", 20}, {"Valore", 10}}); err != nil {
 		t.Fatal(err)
 	}
-	b.Append("offerte", 3)
+	if err := b.Append("offerte", 3); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Sheet("Elenco", []Column{{"Numero", 8}, {"Nota", 30}}); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +49,7 @@ func TestWorkbookRoundTrip(t *testing.T) {
 }
 
 func TestWanted(t *testing.T) {
+	t.Parallel()
 	cases := map[string]bool{
 		"":                               false,
 		"application/json":               false,

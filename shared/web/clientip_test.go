@@ -6,6 +6,7 @@ import (
 )
 
 func TestClientIP(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		remote string
@@ -24,6 +25,7 @@ func TestClientIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = tt.remote
 			for _, v := range tt.xff {

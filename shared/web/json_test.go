@@ -21,6 +21,7 @@ type fuzzTarget struct {
 }
 
 func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, ct, body string
 		status         int
@@ -46,6 +47,7 @@ func TestDecodeJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewBufferString(tt.body))
 			if tt.ct != "" {
 				r.Header.Set("Content-Type", tt.ct)

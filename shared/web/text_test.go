@@ -12,6 +12,7 @@ import (
 )
 
 func TestTextError(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		s         string
@@ -42,6 +43,7 @@ func TestTextError(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			fe := TextError("f", c.s, c.multiline)
 			switch {
 			case c.code == "" && fe != nil:
@@ -94,6 +96,7 @@ func fieldsIn(err error) []string {
 }
 
 func TestCheckText(t *testing.T) {
+	t.Parallel()
 	nul := "\x00"
 	cases := []struct {
 		name string
@@ -120,6 +123,7 @@ func TestCheckText(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			got := strings.Join(fieldsIn(CheckText(&c.v)), ",")
 			if got != c.want {
 				t.Fatalf("named %q, want %q", got, c.want)
@@ -127,6 +131,7 @@ func TestCheckText(t *testing.T) {
 		})
 	}
 	t.Run("bounded", func(t *testing.T) {
+		t.Parallel()
 		v := outer{Items: make([]inner, 1000)}
 		for i := range v.Items {
 			v.Items[i].Code = nul
@@ -146,7 +151,9 @@ type bulkLike struct {
 // holds them, found from the type (never from the caller's member names),
 // and left to the later decode of a json.RawMessage.
 func TestDecodeValueRaw(t *testing.T) {
+	t.Parallel()
 	t.Run("an item's bad bytes are the item's", func(t *testing.T) {
+		t.Parallel()
 		var b bulkLike
 		if err := DecodeValue([]byte("{\"items\":[{\"titolo\":\"ok\"},{\"titolo\":\"\xff\"}],\"nome\":\"n\"}"), &b); err != nil {
 			t.Fatalf("the call is refused for an item: %v", err)
@@ -179,6 +186,7 @@ func TestDecodeValueRaw(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.body, func(t *testing.T) {
+			t.Parallel()
 			var v outer
 			err := DecodeValue([]byte(c.body), &v)
 			if c.ok {
@@ -200,6 +208,7 @@ func TestDecodeValueRaw(t *testing.T) {
 // TestUnknownMemberNotRepeated: a member the request does not take may be a
 // codice fiscale; it reaches neither the body nor the logged cause.
 func TestUnknownMemberNotRepeated(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{`{"RSSMRA85T10A562S":1}`, `{"periodo":{"RSSMRA85T10A562S":"x"}}`, `{"rssmra85t10a562s":true,"n":1}`} {
 		var v fuzzTarget
 		err := DecodeValue([]byte(body), &v)
@@ -219,6 +228,7 @@ func TestUnknownMemberNotRepeated(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
+	t.Parallel()
 	known := []string{"filiale", "data"}
 	cases := []struct {
 		query string
@@ -238,6 +248,7 @@ func TestQueryErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {
+			t.Parallel()
 			q, err := url.ParseQuery(c.query)
 			if err != nil {
 				t.Fatal(err)

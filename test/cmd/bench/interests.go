@@ -136,8 +136,11 @@ func interestPages(ctx context.Context, h *harness.Harness, tok string, total in
 		}
 		err = json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || err != nil {
-			return fmt.Errorf("status %d (%v)", resp.StatusCode, err)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if err != nil {
+			return fmt.Errorf("a page: %w", err)
 		}
 		n += int64(len(p.Items))
 		if p.NextCursor == nil {
@@ -161,8 +164,11 @@ func interestWorkbook(ctx context.Context, h *harness.Harness, tok string, total
 	}
 	defer resp.Body.Close()
 	size, err := io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK || err != nil || size < total*20 {
-		return fmt.Errorf("status %d, %d bytes (%v)", resp.StatusCode, size, err)
+	if err != nil {
+		return fmt.Errorf("status %d, %d bytes: %w", resp.StatusCode, size, err)
+	}
+	if resp.StatusCode != http.StatusOK || size < total*20 {
+		return fmt.Errorf("status %d, %d bytes", resp.StatusCode, size)
 	}
 	return nil
 }

@@ -81,9 +81,9 @@ func load(ctx context.Context, client *http.Client, c int, d time.Duration, next
 					errs.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				_, copyErr := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
+				if copyErr != nil || resp.StatusCode/100 != 2 {
 					errs.Add(1)
 					continue
 				}
@@ -104,7 +104,8 @@ func newClient(c int) *http.Client {
 }
 
 func jsonPost(url, token string, body []byte) (*http.Request, error) {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	// The load loop gives each request its context (req.WithContext).
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ import (
 // benchLookup compares a household look-up through the gateway (token, audit
 // on) with a bare net/http handler doing one pgx look-up of the same person,
 // with no auth and no audit, on the same database: the baseline of every
-// look-up is the same, as the issues ask.
+// look-up is the same, so the ratios of the look-ups compare.
 func benchLookup(function, client string) func(context.Context, *harness.Harness, loadConfig) error {
 	return func(ctx context.Context, h *harness.Harness, cfg loadConfig) error {
 		return runLookup(ctx, h, cfg, function, client)
@@ -33,7 +33,7 @@ func runLookup(ctx context.Context, h *harness.Harness, cfg loadConfig, function
 	for i, c := range codes {
 		bodies[i], _ = json.Marshal(map[string]string{"codice_fiscale": c})
 	}
-	baseURL, stop, err := startBaseline(h.DBURL, cfg.concurrency)
+	baseURL, stop, err := startBaseline(h.DBURL)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,9 @@ func runLookup(ctx context.Context, h *harness.Harness, cfg loadConfig, function
 	}
 	url := h.URL(function, "")
 	var audited0 int64
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE function = $1`, function).Scan(&audited0)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE function = $1`, function).Scan(&audited0); err != nil {
+		return err
+	}
 	cached0 := cache.Totals()
 
 	base, subj := compare(ctx, function, cfg,
@@ -53,7 +55,9 @@ func runLookup(ctx context.Context, h *harness.Harness, cfg loadConfig, function
 
 	// Every answer must have left its audit record.
 	var audited int64
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE function = $1`, function).Scan(&audited)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE function = $1`, function).Scan(&audited); err != nil {
+		return err
+	}
 	fmt.Printf("  audit records written during the run: %d\n", audited-audited0)
 	cached := cache.Totals()
 	local, rds, miss := cached.Local-cached0.Local, cached.Redis-cached0.Redis, cached.Miss-cached0.Miss
@@ -92,7 +96,7 @@ func sampleCodes(ctx context.Context, pool *pgxpool.Pool, n int) ([]string, erro
 }
 
 // startBaseline serves the bare look-up: decode, one pgx query, encode.
-func startBaseline(dbURL string, conns int) (string, func(), error) {
+func startBaseline(dbURL string) (string, func(), error) {
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return "", nil, err
@@ -108,24 +112,25 @@ func startBaseline(dbURL string, conns int) (string, func(), error) {
 			CodiceFiscale string `json:"codice_fiscale"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(w, "bad", 400)
+			http.Error(w, "bad", http.StatusBadRequest)
 			return
 		}
 		var id, nucleo int64
 		var code string
 		err := pool.QueryRow(r.Context(), `SELECT id, nucleo_id, codice_fiscale FROM componente WHERE cf_canonico = $1`, in.CodiceFiscale).Scan(&id, &nucleo, &code)
 		if err != nil {
-			http.Error(w, "not found", 404)
+			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"codice_fiscale": code, "id": id, "nucleo_id": nucleo})
+		_ = json.NewEncoder(w).Encode(map[string]any{"codice_fiscale": code, "id": id, "nucleo_id": nucleo}) // a failed write is the client's
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed when stopped
 	return "http://" + ln.Addr().String() + "/", func() { srv.Close(); pool.Close() }, nil
 }

@@ -7,9 +7,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"log"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -19,6 +19,13 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	persons := flag.Int("persons", 1_000_000, "synthetic persons in the data set")
 	duration := flag.Duration("duration", 10*time.Second, "duration of each measured round")
 	rounds := flag.Int("rounds", 2, "rounds per subject, alternating with the baseline")
@@ -30,9 +37,11 @@ func main() {
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
-		pprof.StartCPUProfile(f)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
 		defer pprof.StopCPUProfile()
 	}
 
@@ -40,7 +49,7 @@ func main() {
 	start := time.Now()
 	h, err := harness.Start(ctx, harness.Options{Persons: *persons})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer h.Close()
 	fmt.Printf("data set: %d persons, loaded and served in %.1fs\n\n", *persons, time.Since(start).Seconds())
@@ -57,9 +66,9 @@ func main() {
 		}
 	}
 	if !ok {
-		pprof.StopCPUProfile()
-		os.Exit(1)
+		return errors.New("a benchmark failed (above)")
 	}
+	return nil
 }
 
 var benchmarks = []struct {

@@ -41,8 +41,11 @@ func benchOffersBulk(ctx context.Context, h *harness.Harness, cfg loadConfig) er
 		return err
 	}
 	branches, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(branches) == 0 {
-		return fmt.Errorf("the demo agency %s has no branches (%v)", offersAPL, err)
+	if err != nil {
+		return fmt.Errorf("the demo agency %s's branches: %w", offersAPL, err)
+	}
+	if len(branches) == 0 {
+		return fmt.Errorf("the demo agency %s has no branches", offersAPL)
 	}
 	today := time.Now().Format(time.DateOnly)
 	end := time.Now().AddDate(0, 2, 0).Format(time.DateOnly)
@@ -131,10 +134,14 @@ func bulkThroughFunction(ctx context.Context, client *http.Client, url, tok stri
 					Items []struct{ Esito string } `json:"items"`
 				}
 				err = json.NewDecoder(resp.Body).Decode(&out)
-				io.Copy(io.Discard, resp.Body)
+				_, _ = io.Copy(io.Discard, resp.Body) // drained, so the connection is reused
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("status %d (%v)", resp.StatusCode, err) })
+				if resp.StatusCode != http.StatusOK {
+					once.Do(func() { firstErr = fmt.Errorf("status %d", resp.StatusCode) })
+					continue
+				}
+				if err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("status %d: %w", resp.StatusCode, err) })
 					continue
 				}
 				for _, it := range out.Items {

@@ -111,7 +111,7 @@ func startTransferBaseline(dbURL string) (string, func(), error) {
 			CodiceFiscale string `json:"codice_fiscale"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(w, "bad", 400)
+			http.Error(w, "bad", http.StatusBadRequest)
 			return
 		}
 		id := uuid.Must(uuid.NewV7())
@@ -140,18 +140,19 @@ func startTransferBaseline(dbURL string) (string, func(), error) {
 			return nil
 		})
 		if err != nil {
-			http.Error(w, "failed", 500)
+			http.Error(w, "failed", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]string{"id_trasferimento": id.String()})
+		_ = json.NewEncoder(w).Encode(map[string]string{"id_trasferimento": id.String()}) // a failed write is the client's
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed when stopped
 	return "http://" + ln.Addr().String() + "/", func() { srv.Close(); pool.Close() }, nil
 }
