@@ -112,7 +112,9 @@ func TestCitizensSearch(t *testing.T) {
 		t.Fatalf("workbook: %d rows for %d citizens, first %v", len(rows), len(want), rows[min(1, len(rows)-1)])
 	}
 	var audited int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'apl-citizens' AND action = 'citizens-export'`).Scan(&audited)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'apl-citizens' AND action = 'citizens-export'`).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited == 0 {
 		t.Error("the workbook left no audit record")
 	}
@@ -147,7 +149,9 @@ func TestCitizenNotes(t *testing.T) {
 		t.Fatal("the data set has no citizens to note")
 	}
 	var outbox int
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna`).Scan(&outbox)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna`).Scan(&outbox); err != nil {
+		t.Fatal(err)
+	}
 	note := map[string]any{"testo": "Colloquio svolto, disponibile da gennaio", "esito": "DA_RICONTATTARE"}
 	url := func(id int64) string { return h.URL(citizensFn, "/"+strconv.FormatInt(id, 10)+"/annotazioni") }
 	r := postJSON(t, url(ours[0]), token(t, "apl-1001-operatore"), note)
@@ -156,12 +160,16 @@ func TestCitizenNotes(t *testing.T) {
 	}
 	conformsToOpenAPI(t, "/function/apl-citizens/{id_cittadino}/annotazioni", "post", r)
 	var stored string
-	h.DB.QueryRow(ctx, `SELECT apl_id FROM annotazione_apl WHERE id = $1`, int64(r.json(t)["id_annotazione"].(float64))).Scan(&stored)
+	if err := h.DB.QueryRow(ctx, `SELECT apl_id FROM annotazione_apl WHERE id = $1`, int64(r.json(t)["id_annotazione"].(float64))).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
 	if stored != "1001" {
 		t.Errorf("the note is kept for %q", stored)
 	}
 	var after int
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna`).Scan(&after)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
 	if after != outbox {
 		t.Error("a note was queued for delivery: notes are never passed on")
 	}

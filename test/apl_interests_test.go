@@ -129,7 +129,9 @@ func TestInterests(t *testing.T) {
 		t.Errorf("another agency's offer: %d items", len(got))
 	}
 	var audited int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'apl-interests' AND client_id = 'apl-1001-master'`).Scan(&audited)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'apl-interests' AND client_id = 'apl-1001-master'`).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited == 0 {
 		t.Error("no audit record of the extractions")
 	}

@@ -24,6 +24,7 @@ func anyComune(t *testing.T) string {
 
 // newOffer is a valid published offer of branch with reference rif.
 func newOffer(t *testing.T, rif, branch string) map[string]any {
+	t.Helper()
 	return map[string]any{
 		"riferimento_apl": rif, "filiale": branch, "titolo": "Magazziniere", "descrizione": "Carico e scarico merci, turni diurni",
 		"comune": anyComune(t), "qualifica": "magazziniere", "tipo_contratto": "tempo determinato", "numero_posti": 2,
@@ -100,7 +101,9 @@ func TestOffersBulk(t *testing.T) {
 		t.Fatalf("sent again: %+v", again[0])
 	}
 	var n int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM offerta WHERE apl_id = '1001' AND riferimento_apl LIKE '%-' || $1`, run).Scan(&n)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM offerta WHERE apl_id = '1001' AND riferimento_apl LIKE '%-' || $1`, run).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 2 {
 		t.Fatalf("%d offers stored, want 2", n)
 	}
@@ -123,7 +126,9 @@ func TestOffersBulk(t *testing.T) {
 	conformsToOpenAPI(t, "/function/apl-offers/rif/{riferimento_apl}", "get", r)
 
 	var audited int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'apl-offers' AND action = 'offers-create' AND client_id = 'apl-1001-master'`).Scan(&audited)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'apl-offers' AND action = 'offers-create' AND client_id = 'apl-1001-master'`).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited < 2 {
 		t.Errorf("%d audit records of bulk calls", audited)
 	}
@@ -209,7 +214,9 @@ func TestOffersTenancy(t *testing.T) {
 		})
 	}
 	var stato string
-	h.DB.QueryRow(context.Background(), `SELECT stato FROM offerta WHERE id = $1`, mi).Scan(&stato)
+	if err := h.DB.QueryRow(context.Background(), `SELECT stato FROM offerta WHERE id = $1`, mi).Scan(&stato); err != nil {
+		t.Fatal(err)
+	}
 	if stato != "PUBBLICATA" {
 		t.Fatalf("a refused PATCH changed the offer: %s", stato)
 	}
@@ -321,7 +328,9 @@ func TestOfferRefusal(t *testing.T) {
 		eventually(t, 10*time.Second, name+" to receive the refusal", func() bool { _, ok := p.effect(refusal); return ok })
 		got, _ := p.effect(refusal)
 		var n map[string]any
-		json.Unmarshal(got, &n)
+		if err := json.Unmarshal(got, &n); err != nil {
+			t.Fatal(err)
+		}
 		if n["id_offerta"] != id || n["apl"] != "1001" || n["motivo"] != body["motivo"] || n["codice_fiscale"] == nil || n["riferimento_apl"] != "RIF-"+run {
 			t.Errorf("%s received %s", name, got)
 		}
@@ -363,7 +372,9 @@ func TestOfferRefusal(t *testing.T) {
 		assertProblem(t, postJSON(t, h.URL(offersFn, "/"+target+"/rifiuti"), token(t, client), body), http.StatusNotFound)
 	}
 	var audited int
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'offer-refusal' AND outcome = 'recorded:' || $1 AND subject_ref IS NOT NULL`, refusal).Scan(&audited)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'offer-refusal' AND outcome = 'recorded:' || $1 AND subject_ref IS NOT NULL`, refusal).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited != 1 {
 		t.Errorf("%d audit records of the refusal", audited)
 	}

@@ -76,7 +76,9 @@ func countOf(t *testing.T, q string, args ...any) int {
 // another agency and an operator see nothing of it.
 func TestDailyReport(t *testing.T) {
 	ctx := context.Background()
-	h.DB.Exec(ctx, `DELETE FROM report_apl`)
+	if _, err := h.DB.Exec(ctx, `DELETE FROM report_apl`); err != nil {
+		t.Fatal(err)
+	}
 	day, start, end := romeDay(1)
 	// Something new yesterday: a citizen's choice and an interest.
 	var offer string
@@ -84,7 +86,9 @@ func TestDailyReport(t *testing.T) {
 	if err := h.DB.QueryRow(ctx, `SELECT id::text FROM offerta WHERE apl_id = '1001' AND stato = 'PUBBLICATA' ORDER BY id LIMIT 1`).Scan(&offer); err != nil {
 		t.Fatal(err)
 	}
-	h.DB.QueryRow(ctx, `SELECT id FROM componente WHERE id NOT IN (SELECT componente_id FROM scelta_apl WHERE apl_id = '1001') ORDER BY id DESC LIMIT 1`).Scan(&person)
+	if err := h.DB.QueryRow(ctx, `SELECT id FROM componente WHERE id NOT IN (SELECT componente_id FROM scelta_apl WHERE apl_id = '1001') ORDER BY id DESC LIMIT 1`).Scan(&person); err != nil {
+		t.Fatal(err)
+	}
 	_, err := h.DB.Exec(ctx, `
 		INSERT INTO scelta_apl (componente_id, apl_id, filiale, scelta_il) VALUES ($1, '1001', '1001-MI01', $2);
 		`, person, start.Add(10*time.Hour))
@@ -105,8 +109,14 @@ func TestDailyReport(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	h.DB.Exec(ctx, `UPDATE apl SET webhook_url = $1 WHERE id = '1001'`, hook.URL)
-	defer h.DB.Exec(ctx, `UPDATE apl SET webhook_url = NULL WHERE id = '1001'`)
+	if _, err := h.DB.Exec(ctx, `UPDATE apl SET webhook_url = $1 WHERE id = '1001'`, hook.URL); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if _, err := h.DB.Exec(ctx, `UPDATE apl SET webhook_url = NULL WHERE id = '1001'`); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	agencies := countOf(t, `SELECT count(*) FROM apl`)
 	if c := fireReports(t); c["prodotti"] != agencies || c["falliti"] != 0 {
@@ -170,7 +180,9 @@ func TestDailyReport(t *testing.T) {
 		t.Errorf("the signature covers %s, the body is %s", payload, body)
 	}
 	var notice map[string]any
-	json.Unmarshal(body, &notice)
+	if err := json.Unmarshal(body, &notice); err != nil {
+		t.Fatal(err)
+	}
 	if notice["apl"] != "1001" || notice["data"] != day {
 		t.Errorf("webhook body %s", body)
 	}
@@ -192,7 +204,9 @@ func TestDailyReportOnce(t *testing.T) {
 	ctx := context.Background()
 	day, _, _ := romeDay(1)
 	fireReports(t) // whatever is due now is made
-	h.DB.Exec(ctx, `DELETE FROM report_apl WHERE apl_id = '1001' AND giorno = $1`, day)
+	if _, err := h.DB.Exec(ctx, `DELETE FROM report_apl WHERE apl_id = '1001' AND giorno = $1`, day); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	results := make([]map[string]int, 2)
 	for i := range results {
@@ -212,7 +226,9 @@ func TestDailyReportOnce(t *testing.T) {
 
 	// The system was down: the last report of agency 1002 is of four days ago.
 	d4, _, _ := romeDay(4)
-	h.DB.Exec(ctx, `DELETE FROM report_apl WHERE apl_id = '1002'`)
+	if _, err := h.DB.Exec(ctx, `DELETE FROM report_apl WHERE apl_id = '1002'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := h.DB.Exec(ctx, `INSERT INTO report_apl (apl_id, giorno, id, stato) VALUES ('1002', $1, gen_random_uuid(), 'PRONTO')`, d4); err != nil {
 		t.Fatal(err)
 	}

@@ -140,7 +140,9 @@ func TestExportMicrodata(t *testing.T) {
 	}
 	// Everyone is counted: released or suppressed.
 	var persons int64
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM componente m JOIN nucleo n ON n.id = m.nucleo_id WHERE n.data_presentazione <= current_date`).Scan(&persons)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM componente m JOIN nucleo n ON n.id = m.nucleo_id WHERE n.data_presentazione <= current_date`).Scan(&persons); err != nil {
+		t.Fatal(err)
+	}
 	if *it.Righe+*it.RigheSoppresse != persons {
 		t.Errorf("%d released + %d suppressed, %d persons", *it.Righe, *it.RigheSoppresse, persons)
 	}
@@ -160,7 +162,9 @@ func TestExportMicrodata(t *testing.T) {
 	}
 	for q.Next() {
 		v := make([]string, 9)
-		q.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8])
+		if err := q.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]); err != nil {
+			t.Fatal(err)
+		}
 		for _, s := range v {
 			if s != "" {
 				identifiers[s] = true
@@ -216,12 +220,16 @@ func TestExportMicrodata(t *testing.T) {
 	}
 	payload := verifyDocument(t, rc.Firma, "rdc-receipt+jws")
 	var signed map[string]any
-	json.Unmarshal(payload, &signed)
+	if err := json.Unmarshal(payload, &signed); err != nil {
+		t.Fatal(err)
+	}
 	if signed["id_export"] != id || signed["sha256"] != rc.SHA256 {
 		t.Errorf("the signature covers %s", payload)
 	}
 	var audited int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'anonymised-export' AND outcome LIKE '%' || $1`, id).Scan(&audited)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = 'anonymised-export' AND outcome LIKE '%' || $1`, id).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited < 3 { // request, generation, download started, downloaded
 		t.Errorf("%d audit records for the export", audited)
 	}
@@ -308,7 +316,7 @@ func verifyWithJWKS(t *testing.T, compact string) []byte {
 	r := do(t, call{method: http.MethodGet, url: h.URL("oauth-token", "/jwks")})
 	var set jose.JSONWebKeySet
 	decodeInto(t, r, &set)
-	sig, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256})
+	sig, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256})
 	if err != nil {
 		t.Fatalf("receipt signature: %v", err)
 	}
@@ -366,7 +374,9 @@ func TestExportPseudonymsAndTerritory(t *testing.T) {
 	q, _ := h.DB.Query(context.Background(), `SELECT DISTINCT provincia FROM comune WHERE regione = '12'`)
 	for q.Next() {
 		var p string
-		q.Scan(&p)
+		if err := q.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
 		provinces[p] = true
 	}
 	q.Close()
@@ -401,7 +411,7 @@ func TestExportAggregates(t *testing.T) {
 	if strings.Join(recs[0], ",") != "territorio,sesso,fascia_eta,stato_did,patto_lavoro,persone" {
 		t.Fatalf("header %v", recs[0])
 	}
-	type line struct{ hidden, hiddenTotal int }
+	type line struct{ hidden int }
 	rows := map[string]*line{}  // territorio|sesso|eta
 	cols := map[string]*line{}  // did|patto
 	totals := map[string]bool{} // lines whose total is published
@@ -561,7 +571,9 @@ func TestExportStopsMidRun(t *testing.T) {
 		id := startExport(t, tok, "microdati", daysAgo(320), daysAgo(1))
 		eventually(t, 30*time.Second, "the job to wait on the lock mid-run", func() bool {
 			var waiting bool
-			h.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ultimo_did%')`).Scan(&waiting)
+			if err := h.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ultimo_did%')`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
 			return waiting
 		})
 		h.Postgres.Cut()
@@ -608,7 +620,9 @@ func TestExportJobsWait(t *testing.T) {
 	first := startExport(t, mlps, "microdati", daysAgo(330), daysAgo(2))
 	eventually(t, 30*time.Second, "the first job to hold its slot", func() bool {
 		var waiting bool
-		h.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ultimo_did%')`).Scan(&waiting)
+		if err := h.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ultimo_did%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
 		return waiting
 	})
 	second := startExport(t, region, "aggregati", daysAgo(330), daysAgo(2))
@@ -646,7 +660,9 @@ func failedThenRetried(t *testing.T, tok, id, why string) {
 	}
 	var errore string
 	var da, a time.Time
-	h.DB.QueryRow(context.Background(), `SELECT errore, da, a FROM export WHERE id = $1`, id).Scan(&errore, &da, &a)
+	if err := h.DB.QueryRow(context.Background(), `SELECT errore, da, a FROM export WHERE id = $1`, id).Scan(&errore, &da, &a); err != nil {
+		t.Fatal(err)
+	}
 	if errore != why {
 		t.Errorf("the job failed with %q, want %q", errore, why)
 	}
@@ -786,7 +802,7 @@ func dictionaryNames(t *testing.T, dictionary string) []string {
 }
 
 func sortRows(rows [][]string) {
-	slices.SortFunc(rows, func(a, b []string) int { return slices.Compare(a, b) })
+	slices.SortFunc(rows, slices.Compare)
 }
 
 func TestExportScheduled(t *testing.T) {
@@ -851,7 +867,11 @@ func TestExportKeyRotation(t *testing.T) {
 		ON CONFLICT (org) DO UPDATE SET versione_chiave = export_destinatario.versione_chiave + 1`); err != nil {
 		t.Fatal(err)
 	}
-	defer h.DB.Exec(context.Background(), `DELETE FROM export_destinatario WHERE org = 'REGIONE:15'`)
+	defer func() {
+		if _, err := h.DB.Exec(context.Background(), `DELETE FROM export_destinatario WHERE org = 'REGIONE:15'`); err != nil {
+			t.Error(err)
+		}
+	}()
 	_, after, _ := readyExport(t, "regione-15", "microdati", daysAgo(200), daysAgo(2))
 	renewed := pseudonyms(downloadExport(t, tok, after))
 	if len(old) == 0 || len(renewed) == 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -87,17 +88,9 @@ func TestTokenScopeNarrowing(t *testing.T) {
 	}
 	_, err := h.TokenSource("gepi", "rdc:export").Token(context.Background())
 	var re *oauth2.RetrieveError
-	if err == nil || !asRetrieve(err, &re) || re.ErrorCode != "invalid_scope" {
+	if err == nil || !errors.As(err, &re) || re.ErrorCode != "invalid_scope" {
 		t.Fatalf("a scope the client lacks: %v", err)
 	}
-}
-
-func asRetrieve(err error, re **oauth2.RetrieveError) bool {
-	e, ok := err.(*oauth2.RetrieveError)
-	if ok {
-		*re = e
-	}
-	return ok
 }
 
 func form(t *testing.T, vals url.Values, header map[string]string) reply {
@@ -202,6 +195,7 @@ func TestTokenPrivateKeyJWT(t *testing.T) {
 }
 
 func forgeAssertion(t *testing.T) string {
+	t.Helper()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "pdnd-1"))
 	now := time.Now()
@@ -264,7 +258,11 @@ func TestKeyRotation(t *testing.T) {
 	if err := os.WriteFile(path, newPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer os.WriteFile(path, oldPEM, 0o600)
+	defer func() {
+		if err := os.WriteFile(path, oldPEM, 0o600); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	var newTok string
 	deadline := time.Now().Add(45 * time.Second)
@@ -302,6 +300,7 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func headerKid(t *testing.T, tok string) string {
+	t.Helper()
 	hdr, _ := claimsOf(t, tok)
 	kid, _ := hdr["kid"].(string)
 	return kid

@@ -42,13 +42,13 @@ func newFakePartner() *fakePartner {
 func (p *fakePartner) token(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		r.ParseForm()
+		_ = r.ParseForm() // a form that cannot be read leaves the credentials empty: refused below
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	if id != p.clientID || secret != p.secret || r.FormValue("grant_type") != "client_credentials" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
-		io.WriteString(w, `{"error":"invalid_client"}`)
+		_, _ = io.WriteString(w, `{"error":"invalid_client"}`) // a failed write shows as the caller's error
 		return
 	}
 	tok := randomHex(16)
@@ -57,7 +57,7 @@ func (p *fakePartner) token(w http.ResponseWriter, r *http.Request) {
 	p.tokenHits++
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 300})
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 300}) // a failed write shows as the caller's error
 }
 
 func (p *fakePartner) notify(w http.ResponseWriter, r *http.Request) {
@@ -94,12 +94,6 @@ func (p *fakePartner) effect(id string) (json.RawMessage, bool) {
 	defer p.mu.Unlock()
 	b, ok := p.effects[id]
 	return b, ok
-}
-
-func (p *fakePartner) counts() (posts, refused, effects int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.posts, p.refused, len(p.effects)
 }
 
 // env configures the functions that notify this partner.

@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -96,7 +97,7 @@ func TestCacheHoldsNoCodiceFiscale(t *testing.T) {
 			s, err = rdb.Dump(ctx, key).Result()
 			val = []byte(s)
 		}
-		if err == redis.Nil {
+		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {

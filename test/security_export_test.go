@@ -110,7 +110,9 @@ func exportOnceReceipt(t *testing.T, tok, id, sum string, size int64) {
 		t.Fatalf("the signed receipt covers %+v (%v)", signed, err)
 	}
 	var downloaded int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = $1 AND outcome = 'downloaded:' || $2`, exportFn, id).Scan(&downloaded)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = $1 AND outcome = 'downloaded:' || $2`, exportFn, id).Scan(&downloaded); err != nil {
+		t.Fatal(err)
+	}
 	if downloaded != 1 {
 		t.Errorf("%d completed downloads audited, want 1", downloaded)
 	}
@@ -174,7 +176,9 @@ func TestExportDownloadOnce(t *testing.T) {
 	exportOnceRefused(t, after, http.StatusGone)
 	exportOnceReceipt(t, tok, id, sum, size)
 	var started int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = $1 AND outcome = 'started:' || $2`, exportFn, id).Scan(&started)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE function = $1 AND outcome = 'started:' || $2`, exportFn, id).Scan(&started); err != nil {
+		t.Fatal(err)
+	}
 	if started != 1 {
 		t.Errorf("%d downloads audited as started, want 1 (only the one that held the claim sends data)", started)
 	}
@@ -248,7 +252,9 @@ func TestExportDownloadClaimAcrossReplicas(t *testing.T) {
 	}
 	exportOnceRefused(t, do(t, call{method: http.MethodGet, url: url, token: tok}), http.StatusConflict)
 	var claim, stato string
-	h.DB.QueryRow(ctx, `SELECT scaricamento_id::text, stato FROM export WHERE id = $1`, id).Scan(&claim, &stato)
+	if err := h.DB.QueryRow(ctx, `SELECT scaricamento_id::text, stato FROM export WHERE id = $1`, id).Scan(&claim, &stato); err != nil {
+		t.Fatal(err)
+	}
 	if claim != other || stato != "PRONTO" {
 		t.Fatalf("a refused download changed the export: claim %s, %s", claim, stato)
 	}
@@ -261,7 +267,9 @@ func TestExportDownloadClaimAcrossReplicas(t *testing.T) {
 	}
 	s := sha256.Sum256(r.body)
 	exportOnceReceipt(t, tok, id, hex.EncodeToString(s[:]), int64(len(r.body)))
-	h.DB.QueryRow(ctx, `SELECT coalesce(scaricamento_id::text, ''), stato FROM export WHERE id = $1`, id).Scan(&claim, &stato)
+	if err := h.DB.QueryRow(ctx, `SELECT coalesce(scaricamento_id::text, ''), stato FROM export WHERE id = $1`, id).Scan(&claim, &stato); err != nil {
+		t.Fatal(err)
+	}
 	if claim != "" || stato != "SCARICATO" {
 		t.Errorf("after the download: claim %q, %s", claim, stato)
 	}
@@ -275,7 +283,9 @@ func TestExportQuota(t *testing.T) {
 	ctx := context.Background()
 	const org, limit = "MLPS", 2
 	var before *int
-	h.DB.QueryRow(ctx, `SELECT max_attivi FROM export_destinatario WHERE org = $1`, org).Scan(&before)
+	if err := h.DB.QueryRow(ctx, `SELECT max_attivi FROM export_destinatario WHERE org = $1`, org).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := h.DB.Exec(ctx, `
 		INSERT INTO export_destinatario (org, max_attivi) VALUES ($1, $2)
 		ON CONFLICT (org) DO UPDATE SET max_attivi = EXCLUDED.max_attivi`, org, limit); err != nil {
@@ -283,16 +293,22 @@ func TestExportQuota(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if before == nil {
-			h.DB.Exec(ctx, `DELETE FROM export_destinatario WHERE org = $1`, org)
+			if _, err := h.DB.Exec(ctx, `DELETE FROM export_destinatario WHERE org = $1`, org); err != nil {
+				t.Fatal(err)
+			}
 		} else {
-			h.DB.Exec(ctx, `UPDATE export_destinatario SET max_attivi = $2 WHERE org = $1`, org, *before)
+			if _, err := h.DB.Exec(ctx, `UPDATE export_destinatario SET max_attivi = $2 WHERE org = $1`, org, *before); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 	tok := token(t, "mlps")
 	// Earlier tests' jobs would take slots: start from none.
 	eventually(t, 2*time.Minute, "the recipient's earlier jobs to end", func() bool {
 		var active int
-		h.DB.QueryRow(ctx, `SELECT count(*) FROM export WHERE org = $1 AND client_id <> '-' AND stato IN ('IN_CODA', 'IN_CORSO')`, org).Scan(&active)
+		if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM export WHERE org = $1 AND client_id <> '-' AND stato IN ('IN_CODA', 'IN_CORSO')`, org).Scan(&active); err != nil {
+			t.Fatal(err)
+		}
 		return active == 0
 	})
 
@@ -366,7 +382,9 @@ func TestExportQuota(t *testing.T) {
 		t.Errorf("429 with Retry-After %q", no.r.header.Get("Retry-After"))
 	}
 	var created int
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM export WHERE org = $1 AND client_id <> '-' AND creato_il >= $2`, org, since).Scan(&created)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM export WHERE org = $1 AND client_id <> '-' AND creato_il >= $2`, org, since).Scan(&created); err != nil {
+		t.Fatal(err)
+	}
 	if created != limit {
 		t.Errorf("%d exports were created for the %d accepted requests", created, limit)
 	}

@@ -151,7 +151,9 @@ func TestIdempotencyKeyScopedToFunction(t *testing.T) {
 		t.Fatalf("transfer with the key of a refusal: %d %s, want 201", moved.status, moved.body)
 	}
 	var transfers int
-	h.DB.QueryRow(ctx, `SELECT count(*) FROM trasferimento WHERE id = $1`, moved.json(t)["id_trasferimento"]).Scan(&transfers)
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM trasferimento WHERE id = $1`, moved.json(t)["id_trasferimento"]).Scan(&transfers); err != nil {
+		t.Fatal(err)
+	}
 	if transfers != 1 {
 		t.Fatalf("%d transfers recorded, want 1", transfers)
 	}

@@ -196,7 +196,9 @@ func TestSecurityInputOffers(t *testing.T) {
 		r := do(t, call{method: http.MethodPatch, url: h.URL(offersFn, "/"+id), token: tok, contentType: "application/merge-patch+json", body: []byte(`{"stato":"CHIUSA\u0000"}`)})
 		assertTextRefused(t, r, "stato")
 		var stato string
-		h.DB.QueryRow(ctx, `SELECT stato FROM offerta WHERE id = $1`, id).Scan(&stato)
+		if err := h.DB.QueryRow(ctx, `SELECT stato FROM offerta WHERE id = $1`, id).Scan(&stato); err != nil {
+			t.Fatal(err)
+		}
 		if stato != "PUBBLICATA" {
 			t.Fatalf("a refused PATCH changed the offer to %s", stato)
 		}

@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -77,7 +76,7 @@ func TestOutboxLeaseCoversTheBatch(t *testing.T) {
 	}
 	opt := outbox.OptionsOf(h.Config.Delivery)
 	replica := outbox.New(h.DB, outbox.Partner{Kind: outbox.Report, Sender: "apl-daily-report"}, opt,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+		slog.New(slog.DiscardHandler))
 	rctx, stop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() { replica.Run(rctx); close(stopped) }()
@@ -95,7 +94,11 @@ func TestOutboxLeaseCoversTheBatch(t *testing.T) {
 	if err := h.DB.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.DB.Exec(context.Background(), `DELETE FROM consegna WHERE id = ANY ($1::uuid[])`, ids) })
+	t.Cleanup(func() {
+		if _, err := h.DB.Exec(context.Background(), `DELETE FROM consegna WHERE id = ANY ($1::uuid[])`, ids); err != nil {
+			t.Error(err)
+		}
+	})
 
 	delivered := map[string]bool{}
 	var regressed []string

@@ -51,6 +51,7 @@ func otherRing(t *testing.T) *auth.KeyRing {
 
 // tokenCases are the token failures every protected route must refuse with 401.
 func tokenCases(t *testing.T) map[string]string {
+	t.Helper()
 	return map[string]string{
 		"no token": "",
 		"garbage":  "not.a.jwt",

@@ -76,7 +76,9 @@ func households(t *testing.T, side string, n int) []string {
 	var out []string
 	for rows.Next() {
 		var c string
-		rows.Scan(&c)
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, c)
 	}
 	if len(out) < n {
@@ -133,7 +135,9 @@ func checkMinimal(t *testing.T, body []byte, code, column string) {
 	for rows.Next() {
 		var member string
 		var concerned bool
-		rows.Scan(&member, &concerned)
+		if err := rows.Scan(&member, &concerned); err != nil {
+			t.Fatal(err)
+		}
 		if concerned {
 			want = append(want, member)
 		} else if bytes.Contains(body, []byte(member)) {
@@ -172,7 +176,9 @@ func TestTransferToCPI(t *testing.T) {
 		t.Errorf("recorded %s→%s, household now %s, by %s", da, verso, servizio, org)
 	}
 	var audited int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE request_id = $1 AND outcome = 'created'`, r.header.Get("X-Request-Id")).Scan(&audited)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE request_id = $1 AND outcome = 'created'`, r.header.Get("X-Request-Id")).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited != 1 {
 		t.Errorf("%d audit records for the transfer", audited)
 	}
@@ -181,7 +187,9 @@ func TestTransferToCPI(t *testing.T) {
 	eventually(t, 5*time.Second, "ANPAL's notification", func() bool { _, ok := anpal.effect(a.ID); return ok })
 	body, _ := anpal.effect(a.ID)
 	var n map[string]any
-	json.Unmarshal(body, &n)
+	if err := json.Unmarshal(body, &n); err != nil {
+		t.Fatal(err)
+	}
 	if n["id_trasferimento"] != a.ID || n["verso"] != "CPI" {
 		t.Errorf("notification %v", keysOf(n))
 	}
@@ -209,7 +217,9 @@ func TestTransferToSocialServicesAndHistory(t *testing.T) {
 	}
 	var code string
 	for rows.Next() {
-		rows.Scan(&code)
+		if err := rows.Scan(&code); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rows.Close()
 	if code == "" {
@@ -247,7 +257,9 @@ func TestTransferToSocialServicesAndHistory(t *testing.T) {
 	var reasons []string
 	for hist.Next() {
 		var m, why string
-		hist.Scan(&m, &why)
+		if err := hist.Scan(&m, &why); err != nil {
+			t.Fatal(err)
+		}
 		moves = append(moves, m)
 		reasons = append(reasons, why)
 	}
@@ -312,7 +324,9 @@ func TestTransferErrors(t *testing.T) {
 	// None of them changed anything.
 	c, _ := cf.Parse(code)
 	var n int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM trasferimento WHERE nucleo_id = (SELECT nucleo_id FROM componente WHERE cf_canonico = $1)`, string(c.Canonical())).Scan(&n)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM trasferimento WHERE nucleo_id = (SELECT nucleo_id FROM componente WHERE cf_canonico = $1)`, string(c.Canonical())).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Errorf("%d transfers after refused requests", n)
 	}
@@ -348,7 +362,9 @@ func TestTransferIdempotency(t *testing.T) {
 	}
 	c, _ := cf.Parse(code)
 	var transfers int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM trasferimento WHERE nucleo_id = (SELECT nucleo_id FROM componente WHERE cf_canonico = $1)`, string(c.Canonical())).Scan(&transfers)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM trasferimento WHERE nucleo_id = (SELECT nucleo_id FROM componente WHERE cf_canonico = $1)`, string(c.Canonical())).Scan(&transfers); err != nil {
+		t.Fatal(err)
+	}
 	if transfers != 1 {
 		t.Errorf("%d transfers, want 1", transfers)
 	}
@@ -380,7 +396,9 @@ func TestTransferNotificationSurvivesPartnerOutage(t *testing.T) {
 	// Several attempts fail meanwhile: wait until each has failed more than once.
 	var retried int
 	eventually(t, 10*time.Second, "every notification retried during the outage", func() bool {
-		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'IN_ATTESA' AND tentativi > 1`, ids).Scan(&retried)
+		if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'IN_ATTESA' AND tentativi > 1`, ids).Scan(&retried); err != nil {
+			t.Fatal(err)
+		}
 		return retried == len(ids)
 	})
 	for _, id := range ids {
@@ -391,7 +409,9 @@ func TestTransferNotificationSurvivesPartnerOutage(t *testing.T) {
 	anpal.down.Store(false)
 	eventually(t, 5*time.Second, "delivery after the outage", func() bool {
 		var done int
-		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, ids).Scan(&done)
+		if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, ids).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
 		return done == len(ids)
 	})
 	for _, id := range ids {
@@ -424,7 +444,9 @@ func TestTransferBurstWithPostgresOutage(t *testing.T) {
 				statuses[i] = r.status
 				if r.status == http.StatusCreated {
 					var a transferAnswer
-					json.Unmarshal(r.body, &a)
+					if err := json.Unmarshal(r.body, &a); err != nil {
+						t.Errorf("a 201 with a body that is not JSON: %v", err) // not Fatal: off the test's goroutine
+					}
 					ids[i] = a.ID
 				} else {
 					time.Sleep(100 * time.Millisecond) // a client waits a little after a 503
@@ -475,14 +497,18 @@ func TestTransferBurstWithPostgresOutage(t *testing.T) {
 	}
 	made := slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == "" })
 	var outbox int
-	h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[])`, made).Scan(&outbox)
+	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[])`, made).Scan(&outbox); err != nil {
+		t.Fatal(err)
+	}
 	if outbox != created {
 		t.Errorf("%d outbox rows for %d transfers", outbox, created)
 	}
 	// The worker lived through the outage too: every notification arrives, once.
 	eventually(t, 20*time.Second, "every notification of the burst delivered", func() bool {
 		var n int
-		h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, made).Scan(&n)
+		if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND stato = 'CONSEGNATA'`, made).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n == created
 	})
 	for _, id := range made {

@@ -178,7 +178,9 @@ func (c *claim) finish(ctx context.Context, q db.DBTX, at time.Time, receipt str
 // the download.
 func (c *claim) send(w http.ResponseWriter, body io.Reader) (int64, string, error) {
 	rc := http.NewResponseController(w)
-	defer rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
+	// The connection may serve another request. As below, a writer without
+	// deadlines (ErrNotSupported) has nothing to reset.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	h := sha256.New()
 	buf := make([]byte, chunkSize)
 	var n int64

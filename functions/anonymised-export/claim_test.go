@@ -88,7 +88,9 @@ func TestTakeDownloadOnce(t *testing.T) {
 	_, err = takeDownload(ctx, pool, id, "MLPS")
 	kindOf(t, err, problem.Gone)
 	var claimed bool
-	pool.QueryRow(ctx, `SELECT scaricamento_id IS NOT NULL FROM export WHERE id = $1`, id).Scan(&claimed)
+	if err := pool.QueryRow(ctx, `SELECT scaricamento_id IS NOT NULL FROM export WHERE id = $1`, id).Scan(&claimed); err != nil {
+		t.Fatal(err)
+	}
 	if claimed {
 		t.Error("a downloaded export keeps its claim")
 	}
@@ -138,7 +140,9 @@ func TestDownloadReleaseAndLease(t *testing.T) {
 		t.Fatalf("a holder whose claim was taken over finished the download: %v %v", ok, err)
 	}
 	var stato string
-	pool.QueryRow(ctx, `SELECT stato FROM export WHERE id = $1`, id).Scan(&stato)
+	if err := pool.QueryRow(ctx, `SELECT stato FROM export WHERE id = $1`, id).Scan(&stato); err != nil {
+		t.Fatal(err)
+	}
 	if stato != "PRONTO" {
 		t.Fatalf("export %s", stato)
 	}

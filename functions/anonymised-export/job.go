@@ -85,7 +85,8 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 			case <-stop:
 				return
 			case <-t.C:
-				x.db.Exec(ctx, `UPDATE export SET progresso = $2, aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id, progress.Load())
+				// A heartbeat that fails is sent again at the next tick.
+				_, _ = x.db.Exec(ctx, `UPDATE export SET progresso = $2, aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CORSO'`, id, progress.Load())
 			}
 		}
 	}()
@@ -136,7 +137,8 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	}
 	mb, _ := json.Marshal(manifest)
 	if _, err := x.files.Put(ctx, name+".manifest.json", bytes.NewReader(mb), "application/json"); err != nil {
-		x.files.Remove(context.WithoutCancel(ctx), name)
+		// Best effort: the upload's error is the one to report.
+		_ = x.files.Remove(context.WithoutCancel(ctx), name)
 		return err
 	}
 	b := &pgx.Batch{}
@@ -149,8 +151,9 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	audit.QueueSystem(b, "export", id, audit.Entry{At: now, ClientID: j.client, Org: j.org,
 		Function: "anonymised-export", Action: "export-generate", Outcome: "ready", Status: http.StatusOK})
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {
-		x.files.Remove(context.WithoutCancel(ctx), name)
-		x.files.Remove(context.WithoutCancel(ctx), name+".manifest.json")
+		// Best effort: the batch's error is the one to report.
+		_ = x.files.Remove(context.WithoutCancel(ctx), name)
+		_ = x.files.Remove(context.WithoutCancel(ctx), name+".manifest.json")
 		return fmt.Errorf("record the finished export: %w", err)
 	}
 	return nil
@@ -168,7 +171,8 @@ func (x *exporter) waitForSlot(id string) bool {
 		case <-x.life.Done():
 			return false
 		case <-t.C:
-			x.db.Exec(x.life, `UPDATE export SET aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'`, id)
+			// A heartbeat that fails is sent again at the next tick.
+			_, _ = x.db.Exec(x.life, `UPDATE export SET aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'`, id)
 		}
 	}
 }

@@ -87,7 +87,8 @@ func (x *exporter) expire(r *http.Request) (int, error) {
 		if err := x.files.Remove(r.Context(), o); err != nil {
 			x.log.Error("expired export's file not removed", "object", o, "err", err)
 		}
-		x.files.Remove(r.Context(), o+".manifest.json")
+		// The manifest alone is small and useless: its removal is best effort.
+		_ = x.files.Remove(r.Context(), o+".manifest.json")
 	}
 	return len(objects), nil
 }

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +48,8 @@ func TestSearchCheck(t *testing.T) {
 				}
 				return
 			}
-			pe, ok := err.(*problem.Error)
-			if !ok || len(pe.Fields) == 0 || pe.Fields[0].Field != c.fields {
+			var pe *problem.Error
+			if !errors.As(err, &pe) || len(pe.Fields) == 0 || pe.Fields[0].Field != c.fields {
 				t.Fatalf("want field %s, got %v", c.fields, err)
 			}
 		})
@@ -72,7 +73,7 @@ func TestNoteCheck(t *testing.T) {
 			}
 			continue
 		}
-		if pe, ok := err.(*problem.Error); !ok || pe.Fields[0].Field != c.field {
+		if pe := (*problem.Error)(nil); !errors.As(err, &pe) || pe.Fields[0].Field != c.field {
 			t.Errorf("%+v: want field %s, got %v", c.in, c.field, err)
 		}
 	}

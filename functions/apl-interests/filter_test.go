@@ -1,6 +1,7 @@
 package function
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -46,8 +47,8 @@ func TestParseFilter(t *testing.T) {
 				}
 				return
 			}
-			pe, ok := err.(*problem.Error)
-			if !ok || pe.Kind != problem.Invalid {
+			var pe *problem.Error
+			if !errors.As(err, &pe) || pe.Kind != problem.Invalid {
 				t.Fatalf("want 400, got %v", err)
 			}
 			var names []string
@@ -79,8 +80,8 @@ func TestParseFilterText(t *testing.T) {
 		t.Run(query, func(t *testing.T) {
 			q, _ := url.ParseQuery(query)
 			_, err := parseFilter(q, tn)
-			pe, ok := err.(*problem.Error)
-			if !ok || pe.Kind != problem.Invalid {
+			var pe *problem.Error
+			if !errors.As(err, &pe) || pe.Kind != problem.Invalid {
 				t.Fatalf("want 400, got %v", err)
 			}
 			var got []string

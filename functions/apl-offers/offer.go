@@ -90,12 +90,12 @@ func (o *offer) check(r refs) []problem.FieldError {
 	bad := func(field, code, detail string) {
 		errs = append(errs, problem.FieldError{Field: field, Code: code, Detail: detail})
 	}
-	text := func(field, v string, required bool, max int) {
+	text := func(field, v string, required bool, maxLen int) {
 		switch n := utf8.RuneCountInString(v); {
 		case n == 0 && required:
 			bad(field, "required", "required")
-		case n > max:
-			bad(field, "too_long", fmt.Sprintf("at most %d characters", max))
+		case n > maxLen:
+			bad(field, "too_long", fmt.Sprintf("at most %d characters", maxLen))
 		case !utf8.ValidString(v):
 			bad(field, "invalid", "not valid UTF-8")
 		}

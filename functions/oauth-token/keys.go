@@ -13,7 +13,7 @@ import (
 // Rotation is an update of the secret (new key first, old key kept until the
 // tokens it signed have expired); it is picked up without a restart. Only
 // this function may hold it: whoever holds it can mint tokens with any scope.
-const keySecret = "oauth-signing-keys"
+const keySecret = "oauth-signing-keys" //nolint:gosec // G101: the name of the secret's file, not a credential
 
 // documentSecret holds the public halves of the document keys (receipts,
 // webhooks) as PEM, so that the JWKS publishes them for partners to verify

@@ -47,7 +47,7 @@ func (l logins) check(r *http.Request, client string) error {
 	if d.Allowed {
 		return nil
 	}
-	e := oauthError(problem.TooManyRequests, "invalid_client", "too many failed authentications; retry after the time in Retry-After").(*problem.Error)
+	e := oauthProblem(problem.TooManyRequests, "invalid_client", "too many failed authentications; retry after the time in Retry-After")
 	return e.WithHeader("Retry-After", strconv.Itoa(max(int((d.RetryAfter+time.Second-1)/time.Second), 1)))
 }
 

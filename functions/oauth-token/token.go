@@ -37,10 +37,16 @@ const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // oauthError is an RFC 6749 §5.2 error inside a problem+json body: OAuth
 // clients read "error", people and logs read the rest.
 func oauthError(kind problem.Kind, code, detail string) error {
+	return oauthProblem(kind, code, detail)
+}
+
+// oauthProblem is oauthError as the *problem.Error it is, for the callers
+// that add to it (a header).
+func oauthProblem(kind problem.Kind, code, detail string) *problem.Error {
 	e := problem.New(kind, detail)
 	e.Extensions = map[string]string{"error": code, "error_description": detail}
 	if kind == problem.Unauthorized {
-		e.WithHeader("WWW-Authenticate", `Basic realm="oauth-token"`)
+		e = e.WithHeader("WWW-Authenticate", `Basic realm="oauth-token"`)
 	}
 	return e
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/rdc-interop/faas/infra/stackfile"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func serve(t *testing.T, g *Gateway) string {
 	t.Helper()
@@ -36,7 +36,7 @@ func serve(t *testing.T, g *Gateway) string {
 
 func TestRoutingAndSubPaths(t *testing.T) {
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery) // a failed write shows as the client's error
 	})
 	base := serve(t, New([]Function{{Name: "echo", Handler: echo}}, quiet()))
 	tests := []struct {

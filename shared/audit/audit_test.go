@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -62,7 +63,7 @@ func TestWriteAfterClose(t *testing.T) {
 	pool := dbtest.Pool(t)
 	w := NewWriter(pool, 8)
 	w.Close()
-	if err := w.Write(context.Background(), Entry{}); err != ErrClosed {
+	if err := w.Write(context.Background(), Entry{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("got %v, want ErrClosed", err)
 	}
 }

@@ -30,12 +30,12 @@ type cacheEntry struct {
 
 // newTokenCache sizes the shards so each holds at least 64 entries: a
 // small cache stays one shard and is bounded exactly.
-func newTokenCache(max int) *tokenCache {
+func newTokenCache(capacity int) *tokenCache {
 	n := 1
-	for n < 32 && max/(n*2) >= 64 {
+	for n < 32 && capacity/(n*2) >= 64 {
 		n *= 2
 	}
-	c := &tokenCache{shards: make([]cacheShard, n), mask: uint64(n - 1), perShard: max / n}
+	c := &tokenCache{shards: make([]cacheShard, n), mask: uint64(n - 1), perShard: capacity / n}
 	for i := range c.shards {
 		c.shards[i].m = make(map[[sha256.Size]byte]cacheEntry)
 	}
@@ -73,17 +73,17 @@ func (c *tokenCache) put(sum *[sha256.Size]byte, claims *Claims, until, now time
 // of the rest, in Go's randomised map order. That keeps memory bounded with no
 // bookkeeping on the hot path; a token evicted by mistake is only verified
 // again. Halving makes the O(n) sweep rare: once per n/2 new tokens.
-func (s *cacheShard) evict(now time.Time, max int) {
+func (s *cacheShard) evict(now time.Time, capacity int) {
 	t := now.UnixNano()
 	for k, e := range s.m {
 		if t >= e.until {
 			delete(s.m, k)
 		}
 	}
-	if len(s.m) < max {
+	if len(s.m) < capacity {
 		return
 	}
-	drop := len(s.m) - max/2
+	drop := len(s.m) - capacity/2
 	for k := range s.m {
 		if drop == 0 {
 			break

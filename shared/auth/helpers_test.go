@@ -101,7 +101,7 @@ func newJWKSServer(t testing.TB, ring *KeyRing) *jwksServer {
 		body := s.body
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Write(body)
+		_, _ = w.Write(body) // a failed write shows as the verifier's error
 	}))
 	t.Cleanup(s.Close)
 	return s

@@ -271,7 +271,7 @@ func (r *KeyRing) public(typs ...string) JWKS {
 const (
 	TypAccessToken = "at+jwt"
 	TypReceipt     = "rdc-receipt+jws"
-	TypWebhook     = "rdc-webhook+jws"
+	TypWebhook     = "rdc-webhook+jws" //nolint:gosec // G101: a JWS typ header value, not a credential
 )
 
 // DocumentTyps are the typs the document keys sign.

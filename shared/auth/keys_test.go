@@ -180,7 +180,9 @@ func TestSign(t *testing.T) {
 		t.Fatalf("header %+v", h)
 	}
 	var payload map[string]any
-	json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &payload)
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &payload); err != nil {
+		t.Fatal(err)
+	}
 	if payload["aud"] != testAudience || payload["exp"] != float64(t0.Add(10*time.Minute).Unix()) || payload["client_id"] != "gepi" {
 		t.Fatalf("payload %v", payload)
 	}

@@ -72,9 +72,9 @@ const (
 	// keysMaxAge is how long a fetched JWKS is used before it is refreshed
 	// (in the background: the stale keys keep working meanwhile).
 	keysMaxAge = 10 * time.Minute
-	// refetchMin spaces JWKS fetches, so a flood of tokens with made-up kids
+	// refetchInterval spaces JWKS fetches, so a flood of tokens with made-up kids
 	// turns into at most one request to the issuer per 30 s.
-	refetchMin = 30 * time.Second
+	refetchInterval = 30 * time.Second
 	// failBackoff spaces fetches while no key was ever fetched: requests
 	// fail fast with ErrKeysUnavailable instead of each waiting for a
 	// timeout, yet the issuer's return is noticed within seconds.
@@ -226,7 +226,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 
 // stringBytes views s as bytes without copying it: the copy would be the
 // only large allocation of a cache hit. Sum256 neither keeps nor modifies it.
-func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) } //nolint:gosec // G103: deliberate, read-only view, as the comment above says
 
 func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Claims, error) {
 	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
@@ -300,7 +300,7 @@ func headerAlg(raw string) (string, bool) {
 
 // key returns the public key for kid and alg. A known key is used even when
 // the JWKS is stale (a refresh starts in the background); an unknown kid
-// causes a fetch, at most one per refetchMin, shared by concurrent callers.
+// causes a fetch, at most one per refetchInterval, shared by concurrent callers.
 func (v *Verifier) key(ctx context.Context, kid, alg string, now time.Time) (*jose.JSONWebKey, error) {
 	ks := v.keys.Load()
 	if ks != nil {
@@ -315,7 +315,7 @@ func (v *Verifier) key(ctx context.Context, kid, alg string, now time.Time) (*jo
 			return nil, err
 		}
 	}
-	gen, lastErr, ok := v.mayFetch(now, ks != nil)
+	gen, ok, lastErr := v.mayFetch(now, ks != nil)
 	if !ok {
 		if lastErr != nil {
 			return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, lastErr)
@@ -345,17 +345,17 @@ func (v *Verifier) key(ctx context.Context, kid, alg string, now time.Time) (*jo
 
 // mayFetch reports whether a fetch is due and the generation it would
 // follow; when it is not, lastErr is why the last one failed (nil if it did not).
-func (v *Verifier) mayFetch(now time.Time, haveKeys bool) (gen uint64, lastErr error, ok bool) {
+func (v *Verifier) mayFetch(now time.Time, haveKeys bool) (gen uint64, ok bool, lastErr error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	wait := refetchMin
+	wait := refetchInterval
 	if !haveKeys {
 		wait = failBackoff
 	}
 	if v.gen > 0 && now.Sub(v.lastAttempt) < wait {
-		return 0, v.lastErr, false
+		return 0, false, v.lastErr
 	}
-	return v.gen, nil, true
+	return v.gen, true, nil
 }
 
 // fetch joins or starts the one fetch in flight, and stops waiting (not
@@ -372,7 +372,7 @@ func (v *Verifier) fetch(ctx context.Context, gen uint64) error {
 
 func (v *Verifier) refreshInBackground(now time.Time) {
 	v.mu.Lock()
-	if v.refreshing || now.Sub(v.lastAttempt) < refetchMin {
+	if v.refreshing || now.Sub(v.lastAttempt) < refetchInterval {
 		v.mu.Unlock()
 		return
 	}

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,9 +9,9 @@ import (
 
 // newLocal is a cache with only the process-local level, as if its listener
 // were connected.
-func newLocal(max int) *Cache {
-	c := New(nil, nil, "t:", time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	c.maxLocal = max
+func newLocal(maxLocal int) *Cache {
+	c := New(nil, nil, "t:", time.Minute, slog.New(slog.DiscardHandler))
+	c.maxLocal = maxLocal
 	c.listening.Store(true)
 	return c
 }

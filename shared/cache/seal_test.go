@@ -3,7 +3,6 @@ package cache
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -114,7 +113,7 @@ func redisCache(t *testing.T, seal *Sealer) (*Cache, *redis.Client) {
 		}
 		rdb.Close()
 	})
-	c := New(rdb, seal, prefix, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := New(rdb, seal, prefix, time.Minute, slog.New(slog.DiscardHandler))
 	c.listening.Store(true)
 	return c, rdb
 }
@@ -162,19 +161,23 @@ func TestRedisValueThatDoesNotOpenIsAMiss(t *testing.T) {
 		spoil func(t *testing.T, c *Cache, rdb *redis.Client) // leaves an unusable value under key "k"
 	}{
 		{"tampered", func(t *testing.T, c *Cache, rdb *redis.Client) {
+			t.Helper()
 			c.Put(ctx, c.Ticket(), "k", answer)
 			raw, _ := rdb.Get(ctx, c.key("k")).Bytes()
 			rdb.Set(ctx, c.key("k"), flip(raw, len(raw)/2), time.Minute)
 		}},
 		{"copied from another key", func(t *testing.T, c *Cache, rdb *redis.Client) {
+			t.Helper()
 			c.Put(ctx, c.Ticket(), "other", answer)
 			raw, _ := rdb.Get(ctx, c.key("other")).Bytes()
 			rdb.Set(ctx, c.key("k"), raw, time.Minute)
 		}},
 		{"sealed by a retired key", func(t *testing.T, c *Cache, rdb *redis.Client) {
+			t.Helper()
 			rdb.Set(ctx, c.key("k"), mustKeys(t, oldKey).Seal(c.key("k"), answer), time.Minute)
 		}},
 		{"written in clear", func(t *testing.T, c *Cache, rdb *redis.Client) {
+			t.Helper()
 			rdb.Set(ctx, c.key("k"), answer, time.Minute)
 		}},
 	}

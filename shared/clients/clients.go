@@ -86,7 +86,7 @@ type Registry struct {
 
 // New returns a Registry; its listener starts with the first Get and runs
 // until life ends.
-func New(pool *pgxpool.Pool, life context.Context, log *slog.Logger) *Registry {
+func New(life context.Context, pool *pgxpool.Pool, log *slog.Logger) *Registry {
 	return &Registry{db: pool, life: life, log: log, cache: map[string]Client{}}
 }
 

@@ -2,7 +2,7 @@ package clients
 
 import (
 	"context"
-	"io"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -26,7 +26,7 @@ func TestRegistry(t *testing.T) {
 	exec(`INSERT INTO apl_filiale (codice, apl_id, denominazione) VALUES ('9001-A', '9001', 'A'), ('9001-B', '9001', 'B')`)
 	exec(`INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, filiali, allowed_cidrs, rate_limits)
 		VALUES ('c1', 'c1', 'x', 'APL:9001', '{}', '{9001-A,9001-B,9001-Z}', '{10.1.0.0/16}', '{"f": "5/m:5", "*": "off", "g": 7, "h": "nonsense"}')`)
-	r := New(pool, ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := New(ctx, pool, slog.New(slog.DiscardHandler))
 
 	c, err := r.Get(ctx, "c1")
 	if err != nil {
@@ -50,7 +50,7 @@ func TestRegistry(t *testing.T) {
 	if c.AllowsAddress(netip.Addr{}, false) {
 		t.Error("an unknown address allowed for a client with allowed_cidrs")
 	}
-	if _, err := r.Get(ctx, "nobody"); err != ErrUnknown {
+	if _, err := r.Get(ctx, "nobody"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("unknown client: %v", err)
 	}
 

@@ -160,7 +160,7 @@ func Load(getenv Getenv, secrets Secrets) (Config, error) {
 	if c.S3UseSSL, err = parseBool(get("S3_USE_SSL", "false")); err != nil {
 		errs = append(errs, fmt.Errorf("S3_USE_SSL: %w", err))
 	}
-	maxConns, err := strconv.Atoi(get("DB_MAX_CONNS", "16"))
+	maxConns, err := strconv.ParseInt(get("DB_MAX_CONNS", "16"), 10, 32)
 	if err != nil || maxConns < 1 {
 		errs = append(errs, errors.New("DB_MAX_CONNS: want a positive integer"))
 	}
@@ -302,7 +302,7 @@ func DefaultSecrets() Secrets {
 // Get returns the secret called name (a file name), or the environment variable env.
 func (s Secrets) Get(name, env string) (string, error) {
 	for _, dir := range s.Dirs {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := os.ReadFile(filepath.Join(dir, name)) //nolint:gosec // G304: the secrets' folders, and names the code gives
 		if err == nil {
 			return strings.TrimSpace(string(b)), nil
 		}
@@ -322,7 +322,7 @@ func (s Secrets) Get(name, env string) (string, error) {
 // same folders; env names a variable holding the same content.
 func (s Secrets) File(name, env string) ([]byte, error) {
 	for _, dir := range s.Dirs {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := os.ReadFile(filepath.Join(dir, name)) //nolint:gosec // G304: the secrets' folders, and names the code gives
 		if err == nil {
 			return b, nil
 		}

@@ -22,6 +22,7 @@ func TestLoad(t *testing.T) {
 			name: "defaults",
 			env:  map[string]string{"DATABASE_URL": "postgres://x/db"},
 			check: func(t *testing.T, c Config) {
+				t.Helper()
 				if c.DBMaxConns != 16 || c.AuditBatch != 256 || c.RedisPrefix != "rdc:" {
 					t.Errorf("defaults not applied: %+v", c)
 				}
@@ -34,6 +35,7 @@ func TestLoad(t *testing.T) {
 			name: "jwks follows issuer",
 			env:  map[string]string{"DATABASE_URL": "postgres://x/db", "OAUTH_ISSUER": "https://idp.example/realm/"},
 			check: func(t *testing.T, c Config) {
+				t.Helper()
 				if c.OAuthJWKSURL != "https://idp.example/realm/jwks" {
 					t.Errorf("got %q", c.OAuthJWKSURL)
 				}
@@ -57,6 +59,7 @@ func TestLoad(t *testing.T) {
 				"ANPAL_CLIENT_ID": "rdc", "ANPAL_SCOPE": "a b", "ANPAL_CLIENT_SECRET": "s", "DELIVERY_TIMEOUT": "3s", "EXPORT_MAX_JOBS": "4",
 				"TRUSTED_PROXY_HOPS": "1", "RATE_LIMIT_CLIENT": "5/m:7", "OAUTH_KEYS_RELOAD": "1s"},
 			check: func(t *testing.T, c Config) {
+				t.Helper()
 				a := c.Partners["ANPAL"]
 				if a.NotifyURL != "https://anpal/n" || a.ClientSecret != "s" || len(a.Scopes) != 2 || c.Partners["GEPI"].NotifyURL != "" {
 					t.Errorf("partners %+v", c.Partners)
@@ -93,11 +96,15 @@ func TestSecretsOrder(t *testing.T) {
 	if v, _ := s.Get("s3-secret-key", "S3_SECRET_KEY"); v != "from-env" {
 		t.Fatalf("env fallback: got %q", v)
 	}
-	os.WriteFile(filepath.Join(local, "s3-secret-key"), []byte("from-local\n"), 0o600)
+	if err := os.WriteFile(filepath.Join(local, "s3-secret-key"), []byte("from-local\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if v, _ := s.Get("s3-secret-key", "S3_SECRET_KEY"); v != "from-local" {
 		t.Fatalf("local folder before env: got %q", v)
 	}
-	os.WriteFile(filepath.Join(openfaas, "s3-secret-key"), []byte("from-openfaas"), 0o600)
+	if err := os.WriteFile(filepath.Join(openfaas, "s3-secret-key"), []byte("from-openfaas"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if v, _ := s.Get("s3-secret-key", "S3_SECRET_KEY"); v != "from-openfaas" {
 		t.Fatalf("openfaas mount first: got %q", v)
 	}

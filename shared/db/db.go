@@ -26,7 +26,7 @@ import (
 
 // DBTX is what queries need: satisfied by the pool and by a transaction, so the
 // same query code runs inside or outside one.
-type DBTX interface {
+type DBTX interface { //nolint:revive // exported: DBTX is the name pgx and sqlc code knows this interface by
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row

@@ -112,7 +112,7 @@ func TestTransactRetriesConflicts(t *testing.T) {
 		if tc.ok && commits != 1 || rollbacks != calls-commits {
 			t.Errorf("%s: %d commits, %d rollbacks for %d calls", tc.name, commits, rollbacks, calls)
 		}
-		if !tc.ok && tc.err.(*pgconn.PgError).Code == "40001" && problem.KindOf(err) != problem.Unavailable {
+		if pg := (*pgconn.PgError)(nil); !tc.ok && errors.As(tc.err, &pg) && pg.Code == "40001" && problem.KindOf(err) != problem.Unavailable {
 			t.Errorf("%s: a conflict left after the retries is kind %v, want Unavailable", tc.name, problem.KindOf(err))
 		}
 	}

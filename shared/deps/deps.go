@@ -97,7 +97,7 @@ func New(cfg config.Config, log *slog.Logger) (*Set, error) {
 	}
 	p.Subjects = audit.NewSubjects([]byte(key))
 	p.Audit = audit.NewWriter(pool, cfg.AuditBatch)
-	p.Clients = clients.New(pool, p.Life, log)
+	p.Clients = clients.New(p.Life, pool, log)
 	p.Limits = ratelimit.New(p.Redis, cfg.RedisPrefix+"rl:", log)
 	p.Verifier = auth.NewVerifier(auth.VerifierConfig{
 		JWKSURL:  cfg.OAuthJWKSURL,

@@ -56,20 +56,29 @@ func TestClaimAndPurge(t *testing.T) {
 	}
 	// A failed first request leaves no key: the next one proceeds.
 	failing := Key{Scope: here, Value: "k2", Fingerprint: []byte("b")}
-	pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		failing.Claim(ctx, tx)
-		return problem.New(problem.Conflict, "rolled back")
-	})
+	rolledBack := problem.New(problem.Conflict, "rolled back")
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := failing.Claim(ctx, tx); err != nil {
+			return err
+		}
+		return rolledBack
+	}); !errors.Is(err, rolledBack) {
+		t.Fatalf("the failed first request: %v", err)
+	}
 	if earlier, err := claim(failing, "res-3"); err != nil || earlier != "" {
 		t.Fatalf("after a failed first request: %q %v", earlier, err)
 	}
 
-	pool.Exec(ctx, `UPDATE idempotenza SET creato_il = now() - interval '49 hours' WHERE chiave = 'k1'`)
+	if _, err := pool.Exec(ctx, `UPDATE idempotenza SET creato_il = now() - interval '49 hours' WHERE chiave = 'k1'`); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := Purge(ctx, pool); err != nil || n != 1 {
 		t.Fatalf("purged %d, err %v", n, err)
 	}
 	var left int
-	pool.QueryRow(ctx, `SELECT count(*) FROM idempotenza`).Scan(&left)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotenza`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
 	if left != 1 {
 		t.Fatalf("%d keys left, want the recent one", left)
 	}
@@ -216,7 +225,9 @@ func TestClaimPurgesExpiredKeys(t *testing.T) {
 	}
 	expired := func(function string) (n int) {
 		t.Helper()
-		pool.QueryRow(ctx, `SELECT count(*) FROM idempotenza WHERE funzione = $1 AND creato_il < now() - interval '48 hours'`, function).Scan(&n)
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotenza WHERE funzione = $1 AND creato_il < now() - interval '48 hours'`, function).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n
 	}
 	claim := claimer(pool)
@@ -239,7 +250,9 @@ func TestClaimPurgesExpiredKeys(t *testing.T) {
 		t.Fatalf("a claim within purgeEvery of a purge that found the last keys purged again: %d left, want 5", n)
 	}
 	var kept int
-	pool.QueryRow(ctx, `SELECT count(*) FROM idempotenza WHERE funzione = $1 AND chiave LIKE 'new-%'`, fn).Scan(&kept)
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotenza WHERE funzione = $1 AND chiave LIKE 'new-%'`, fn).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
 	if kept != 3 || expired("other-f") != 3 {
 		t.Fatalf("%d new keys kept (want 3), %d of another function's expired keys (want 3)", kept, expired("other-f"))
 	}

@@ -396,7 +396,7 @@ func Backoff(o Options, attempt int) time.Duration {
 			d = e
 		}
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: retry jitter, not a secret
 }
 
 // post sends n and returns "" or why it failed, in words fit for the outbox
@@ -439,7 +439,8 @@ func (w *Worker) post(ctx context.Context, n notification) string {
 	if err != nil {
 		return netClass(err)
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	// Drained so that the connection can be reused; a failure only costs that.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized {
 		w.dropToken() // revoked or rotated: the next attempt asks for a new one

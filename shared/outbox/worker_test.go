@@ -54,6 +54,7 @@ type partner struct {
 }
 
 func newPartner(t *testing.T) *partner {
+	t.Helper()
 	p := &partner{posts: map[string]int{}, bodies: map[string]map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +63,7 @@ func newPartner(t *testing.T) *partner {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"tok","token_type":"Bearer","expires_in":300}`)
+		_, _ = io.WriteString(w, `{"access_token":"tok","token_type":"Bearer","expires_in":300}`) // a failed write shows as the worker's error
 	})
 	mux.HandleFunc("POST /notify", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok" {
@@ -76,7 +77,7 @@ func newPartner(t *testing.T) *partner {
 			return
 		}
 		var body map[string]any
-		json.NewDecoder(r.Body).Decode(&body)
+		_ = json.NewDecoder(r.Body).Decode(&body) // a body that is not JSON is recorded as nil, for the test to find
 		p.mu.Lock()
 		key := r.Header.Get("Idempotency-Key")
 		p.posts[key]++
@@ -95,6 +96,7 @@ func (p *partner) config() Partner {
 
 // queued writes n transfers' notifications (Queue) and returns their ids.
 func queued(t *testing.T, pool *pgxpool.Pool, n int) []string {
+	t.Helper()
 	ctx := context.Background()
 	_, err := pool.Exec(ctx, `
 		INSERT INTO comune VALUES ('058091', 'H501', 'Roma', 'RM', '12') ON CONFLICT DO NOTHING;
@@ -118,7 +120,7 @@ func queued(t *testing.T, pool *pgxpool.Pool, n int) []string {
 	return ids
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestDeliveryOnceEachAcrossWorkers(t *testing.T) {
 	pool := dbtest.Pool(t)
@@ -148,7 +150,9 @@ func TestDeliveryOnceEachAcrossWorkers(t *testing.T) {
 		t.Fatalf("%d delivered listed, err %v", len(items), err)
 	}
 	var audited int
-	pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'notify' AND org = 'ANPAL' AND nucleo_id = 1`).Scan(&audited)
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'notify' AND org = 'ANPAL' AND nucleo_id = 1`).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
 	if audited != len(ids) {
 		t.Errorf("%d audit records for %d deliveries", audited, len(ids))
 	}
@@ -441,7 +445,9 @@ func TestLeaseOutlastsABatch(t *testing.T) {
 	if worst := 6 * 10 * time.Second; leased <= worst { // six rounds of 10 s POSTs
 		t.Fatalf("leased for %v, a batch takes up to %v", leased, worst)
 	}
-	pool.Exec(ctx, `UPDATE consegna SET prossimo_tentativo = now()`) // the probe lets go
+	if _, err := pool.Exec(ctx, `UPDATE consegna SET prossimo_tentativo = now()`); err != nil { // the probe lets go
+		t.Fatal(err)
+	}
 
 	busy := New(pool, p.config(), opt, quiet())
 	done := make(chan Result, 1)
@@ -507,7 +513,9 @@ func TestReleasedWhenTheLeaseCannotCoverAPost(t *testing.T) {
 		t.Fatal("posted with too little lease left")
 	}
 	var dueNow bool
-	pool.QueryRow(ctx, `SELECT prossimo_tentativo <= now() FROM consegna WHERE id = $1`, id).Scan(&dueNow)
+	if err := pool.QueryRow(ctx, `SELECT prossimo_tentativo <= now() FROM consegna WHERE id = $1`, id).Scan(&dueNow); err != nil {
+		t.Fatal(err)
+	}
 	if s := stateOf(t, pool, id); s.Stato != "IN_ATTESA" || s.Tentativi != 0 || !dueNow {
 		t.Fatalf("not given back: %+v", s)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -67,7 +66,7 @@ func prefix() string {
 	return "rl-test-" + hex.EncodeToString(b) + ":"
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 // TestSharedBudget: two replicas (two Limiters on one Redis) draw on one
 // budget, call by call for a small one.

@@ -154,7 +154,7 @@ func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.p = f.p
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if v == http.ErrAbortHandler { //nolint:errorlint // recover() gives the sentinel itself, compared as net/http does
 				panic(v)
 			}
 			f.p.Log.Error("panic", "function", f.name, "request_id", id, "panic", v)

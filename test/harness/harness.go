@@ -85,7 +85,10 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 	if err != nil {
 		return fail(err)
 	}
-	cleanups = append(cleanups, func() { devstack.DropDatabase(context.Background(), admin, name) })
+	cleanups = append(cleanups, func() {
+		// Best effort, as the other cleanups: the services go with the run.
+		_ = devstack.DropDatabase(context.Background(), admin, name)
+	})
 	// The tests' own queries count days as the functions do: in Rome.
 	h.DB, err = db.Open(dbURL, 8)
 	if err != nil {
@@ -142,7 +145,7 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		h.Clients[c.ClientID] = c
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
 	}
@@ -185,7 +188,12 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 	h.Gateway = gateway.New(fns, log)
 	gctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { h.Gateway.Serve(gctx, ln, 5*time.Second); close(done) }()
+	go func() {
+		// Its error can only come after the tests, at the cleanup's
+		// cancel; a gateway that stops early fails them on its own.
+		_ = h.Gateway.Serve(gctx, ln, 5*time.Second)
+		close(done)
+	}()
 	cleanups = append(cleanups, func() { cancel(); <-done })
 	return h, nil
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -25,7 +26,7 @@ type Proxy struct {
 
 // NewProxy relays 127.0.0.1:<free port> to target.
 func NewProxy(target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (p *Proxy) accept() {
 }
 
 func (p *Proxy) relay(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
+	up, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		c.Close()
 		return
@@ -70,8 +71,9 @@ func (p *Proxy) relay(c net.Conn) {
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(p.counting(up), c); done <- struct{}{} }()
-	go func() { io.Copy(p.counting(c), up); done <- struct{}{} }()
+	// A copy ends when either side closes or is cut: its error is that.
+	go func() { _, _ = io.Copy(p.counting(up), c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(p.counting(c), up); done <- struct{}{} }()
 	<-done
 	c.Close()
 	up.Close()

@@ -22,7 +22,11 @@ import (
 	"github.com/rdc-interop/faas/shared/logging"
 )
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain is main but for the exit status, which it returns so that its
+// deferred calls run before the process exits.
+func runMain() int {
 	log := logging.New(os.Stderr, os.Getenv("LOG_LEVEL"))
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -30,11 +34,12 @@ func main() {
 	if err := run(ctx, os.Args[1:], log); err != nil {
 		var exit exitError
 		if errors.As(err, &exit) {
-			os.Exit(int(exit))
+			return int(exit)
 		}
 		fmt.Fprintln(os.Stderr, "devstack:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // exitError carries the exit status of the command run by `devstack test`.

@@ -27,7 +27,11 @@ func test(ctx context.Context, cmd []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer svc.Stop()
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			log.Warn("test services not stopped cleanly", "err", err)
+		}
+	}()
 	ep := svc.Endpoints()
 
 	run := devstack.RunID()
@@ -36,7 +40,11 @@ func test(ctx context.Context, cmd []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer devstack.DropDatabase(context.Background(), ep.DatabaseURL, template)
+	defer func() {
+		if err := devstack.DropDatabase(context.Background(), ep.DatabaseURL, template); err != nil {
+			log.Warn("template database not dropped", "database", template, "err", err)
+		}
+	}()
 	if err := migrations.ApplyURL(ctx, tplURL); err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 		return err
 	}
 	// Take the port first: a busy port should fail before minutes of set-up.
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("gateway address %s: %w (set GATEWAY_ADDR or -addr)", o.addr, err)
 	}
