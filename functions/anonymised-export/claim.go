@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/problem"
@@ -73,7 +72,7 @@ func takeDownload(ctx context.Context, q db.DBTX, id, org string) (*claim, error
 			c.until = asked.Add(downloadLease)
 			return c, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !db.NoRows(err) {
 			return nil, fmt.Errorf("claim export download: %w", err)
 		}
 		var stato string
@@ -81,7 +80,7 @@ func takeDownload(ctx context.Context, q db.DBTX, id, org string) (*claim, error
 		err = q.QueryRow(ctx, `
 			SELECT stato, scaricamento_id IS NOT NULL AND scaricamento_scade_il >= now()
 			FROM export WHERE id = $1 AND org = $2`, id, org).Scan(&stato, &held)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.NoRows(err) {
 			return nil, problem.New(problem.NotFound, "no such export")
 		}
 		if err != nil {

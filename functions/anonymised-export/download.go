@@ -8,9 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
@@ -88,7 +87,7 @@ func (x *exporter) fromAllowedAddress(r *http.Request) error {
 	err := x.db.QueryRow(r.Context(), `
 		SELECT cardinality(allowed_cidrs) = 0 OR coalesce($2::inet <<= ANY (allowed_cidrs), false)
 		FROM oauth_client WHERE client_id = $1 AND abilitato`, web.Claims(r.Context()).Subject, ip).Scan(&allowed)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return problem.New(problem.Forbidden, "the client is not enabled")
 	}
 	if err != nil {

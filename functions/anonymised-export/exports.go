@@ -2,7 +2,6 @@ package function
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -322,7 +321,7 @@ func (x *exporter) own(r *http.Request) (item, recipient, error) {
 		return item{}, rc, fmt.Errorf("read export: %w", err)
 	}
 	it, err := pgx.CollectExactlyOneRow(rows, scanItem)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return item{}, rc, problem.New(problem.NotFound, "no such export")
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/disclosure"
 	"github.com/rdc-interop/faas/shared/problem"
 )
@@ -47,7 +48,7 @@ func (x *exporter) run(id string) {
 	err := x.db.QueryRow(ctx, `
 		UPDATE export SET stato = 'IN_CORSO', aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'
 		RETURNING org, client_id, tipo, formato, da, a`, id).Scan(&j.org, &j.client, &j.tipo, &j.formato, &da, &a)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return
 	}
 	if err != nil {
@@ -68,7 +69,7 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	p := params{k: 5, version: 1, keepDays: 7}
 	err = x.db.QueryRow(ctx, `SELECT k, versione_chiave, giorni_conservazione FROM export_destinatario WHERE org = $1`, j.org).
 		Scan(&p.k, &p.version, &p.keepDays)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !db.NoRows(err) {
 		return fmt.Errorf("read recipient settings: %w", err)
 	}
 	p.k = max(p.k, disclosure.MinK)

@@ -1,7 +1,6 @@
 package function
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -88,7 +87,7 @@ func (x *citizens) annotate(w http.ResponseWriter, r *http.Request) error {
 		err := tx.QueryRow(r.Context(), `
 			SELECT m.cf_canonico, m.nucleo_id FROM scelta_apl s JOIN componente m ON m.id = s.componente_id
 			WHERE s.componente_id = $1 AND s.apl_id = $2 AND s.filiale = ANY ($3)`, id, t.APL, t.Branches).Scan(&code, &household)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.NoRows(err) {
 			return errNoCitizen
 		}
 		if err != nil {

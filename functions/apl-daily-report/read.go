@@ -10,10 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/sheet"
@@ -49,7 +48,7 @@ func (x *reports) read(r *http.Request, t apl.Tenant, day civil.Date) (summaryAn
 	var riepilogo []byte
 	err := x.db.QueryRow(r.Context(), `SELECT id::text, stato, riepilogo, oggetto, aggiornato_il FROM report_apl WHERE apl_id = $1 AND giorno = $2`,
 		t.APL, day.Time()).Scan(&a.IDReport, &a.Stato, &riepilogo, &object, &a.GeneratoIl)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return a, "", errNoReport
 	}
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/outbox"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -40,7 +40,7 @@ RETURNING id::text`
 func (x *reports) make(ctx context.Context, apl string, day civil.Date) (made bool, err error) {
 	id := uuid.Must(uuid.NewV7()).String()
 	err = x.db.QueryRow(ctx, claimSQL, apl, day.Time(), id, int(staleAfter.Seconds())).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return false, nil
 	}
 	if err != nil {

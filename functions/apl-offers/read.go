@@ -2,12 +2,10 @@ package function
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/db"
@@ -32,7 +30,7 @@ func (x *offers) byReference(w http.ResponseWriter, r *http.Request) error {
 	var id string
 	err = x.db.QueryRow(r.Context(), `SELECT id::text FROM offerta WHERE apl_id = $1 AND riferimento_apl = $2 AND filiale = ANY ($3)`,
 		t.APL, rif, t.Branches).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return errNoOffer
 	}
 	if err != nil {
@@ -65,7 +63,7 @@ func readOffer(ctx context.Context, q db.DBTX, t apl.Tenant, id string, lock boo
 		sql += ` FOR UPDATE`
 	}
 	err := o.scan(q.QueryRow(ctx, sql, id, t.APL, t.Branches))
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return o, errNoOffer
 	}
 	if err != nil {

@@ -3,7 +3,6 @@ package function
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -125,7 +124,7 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 			SELECT m.id, m.nucleo_id FROM componente m
 			JOIN manifestazione_interesse mi ON mi.componente_id = m.id AND mi.offerta_id = $2
 			WHERE m.cf_canonico = $1`, string(code), o.IDOfferta).Scan(&member, &household)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.NoRows(err) {
 			return &problem.Error{Kind: problem.Unprocessable, Detail: "the refusal must concern a candidate of this offer",
 				Fields: []problem.FieldError{{Field: "codice_fiscale", Code: "not_candidate", Detail: "not a candidate who expressed interest in this offer"}}}
 		}

@@ -2,10 +2,7 @@ package function
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
@@ -42,7 +39,7 @@ WHERE p.cf_canonico = $1`
 // person is the look-up.
 func (s store) person(ctx context.Context, canonical cf.Code, day civil.Date) (nucleo int64, f facts, err error) {
 	err = s.db.QueryRow(ctx, personSQL, string(canonical), day.Time()).Scan(&nucleo, &f.DidAttiva, &f.Beneficiario)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.NoRows(err) {
 		return 0, facts{}, problem.New(problem.NotFound, "no household")
 	}
 	if err != nil {

@@ -178,6 +178,10 @@ func Translate(err error) error {
 	return err
 }
 
+// NoRows reports whether err is a query's "no rows": callers ask this
+// instead of knowing the driver's error values.
+func NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
 // retryable reports a serialization failure or a deadlock: the whole
 // transaction may simply be run again.
 func retryable(err error) bool {
