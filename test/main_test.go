@@ -77,6 +77,12 @@ type call struct {
 
 func do(t *testing.T, c call) reply {
 	t.Helper()
+	return sendFrom(t, http.DefaultClient, c)
+}
+
+// sendFrom sends c with hc (a client may dial from a chosen address).
+func sendFrom(t *testing.T, hc *http.Client, c call) reply {
+	t.Helper()
 	if c.method == "" {
 		c.method = http.MethodPost
 	}
@@ -93,7 +99,7 @@ func do(t *testing.T, c call) reply {
 	for k, v := range c.header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", c.method, c.url, err)
 	}

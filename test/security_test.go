@@ -33,34 +33,6 @@ func from(addr string) *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 30 * time.Second}
 }
 
-// sendFrom is do with a chosen client.
-func sendFrom(t *testing.T, hc *http.Client, c call) reply {
-	t.Helper()
-	if c.method == "" {
-		c.method = http.MethodPost
-	}
-	req, err := http.NewRequest(c.method, c.url, bytes.NewReader(c.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.contentType != "" {
-		req.Header.Set("Content-Type", c.contentType)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for k, v := range c.header {
-		req.Header.Set(k, v)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", c.method, c.url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
 // provision registers a client of the test's own and returns it with its secret.
 func provision(t *testing.T, c demo.Client) demo.Client {
 	t.Helper()

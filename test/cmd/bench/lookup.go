@@ -25,13 +25,9 @@ func benchLookup(function, client string) func(context.Context, *harness.Harness
 }
 
 func runLookup(ctx context.Context, h *harness.Harness, cfg loadConfig, function, client string) error {
-	codes, err := sampleCodes(ctx, h.DB, cfg.sample)
+	codes, bodies, err := lookupBodies(ctx, h, cfg.sample)
 	if err != nil {
 		return err
-	}
-	bodies := make([][]byte, len(codes))
-	for i, c := range codes {
-		bodies[i], _ = json.Marshal(map[string]string{"codice_fiscale": c})
 	}
 	baseURL, stop, err := startBaseline(h.DBURL)
 	if err != nil {
@@ -67,6 +63,19 @@ func runLookup(ctx context.Context, h *harness.Harness, cfg loadConfig, function
 	}
 	fmt.Printf("  targets: throughput ≥ 0.70 of baseline, p99 ≤ 3× baseline\n\n")
 	return check(base.errors == 0 && subj.errors == 0, "errors during the run: baseline %d, %s %d", base.errors, function, subj.errors)
+}
+
+// lookupBodies are the look-ups' request bodies, one per person drawn.
+func lookupBodies(ctx context.Context, h *harness.Harness, n int) ([]string, [][]byte, error) {
+	codes, err := sampleCodes(ctx, h.DB, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	bodies := make([][]byte, len(codes))
+	for i, c := range codes {
+		bodies[i], _ = json.Marshal(map[string]string{"codice_fiscale": c})
+	}
+	return codes, bodies, nil
 }
 
 // sampleCodes draws up to n persons' codes, from a 5% sample of the table's

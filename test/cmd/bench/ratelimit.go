@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -33,13 +32,9 @@ func benchRateLimit(ctx context.Context, h *harness.Harness, cfg loadConfig) err
 	if err != nil {
 		return err
 	}
-	codes, err := sampleCodes(ctx, h.DB, cfg.sample)
+	_, bodies, err := lookupBodies(ctx, h, cfg.sample)
 	if err != nil {
 		return err
-	}
-	bodies := make([][]byte, len(codes))
-	for i, c := range codes {
-		bodies[i], _ = json.Marshal(map[string]string{"codice_fiscale": c})
 	}
 	url := h.URL("did-check", "")
 	base, subj := compare(ctx, "did-check, rate limits on (subject) against off (baseline)", cfg,
