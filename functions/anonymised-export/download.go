@@ -74,7 +74,6 @@ func (x *exporter) download(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // receiptBody is what the receipt attests.
 type receiptBody struct {
 	IDExport    string    `json:"id_export"`
