@@ -227,7 +227,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Fixtures, Stats, 
 		return Fixtures{}, Stats{}, loadErr
 	}
 
-	for _, t := range []string{tDID, tSAP, tPatto} {
+	for _, t := range []string{tNucleo, tComponente, tDID, tSAP, tPatto} {
 		q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), max(id)) FROM %s HAVING max(id) IS NOT NULL", t, t)
 		if _, err := conns[0].Exec(ctx, q); err != nil {
 			return Fixtures{}, Stats{}, fmt.Errorf("advance the %s id sequence: %w", t, err)

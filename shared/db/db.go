@@ -80,6 +80,10 @@ type TxOptions struct {
 	// Retries after a serialization failure or deadlock (40001, 40P01):
 	// DefaultRetries when zero, none when negative.
 	Retries int
+	// RetryUnique retries a unique violation (23505) too: right for a
+	// set-wise upsert that raced another transaction on a unique key its
+	// ON CONFLICT does not name, which the next attempt sees committed.
+	RetryUnique bool
 }
 
 // DefaultRetries is how often a transaction that lost a serialization
@@ -99,7 +103,7 @@ func TransactWith(ctx context.Context, b TxBeginner, o TxOptions, fn func(tx pgx
 	}
 	for attempt := 0; ; attempt++ {
 		err := once(ctx, b, pgx.TxOptions{IsoLevel: o.Iso, AccessMode: mode}, fn)
-		if err == nil || !retryable(err) || attempt >= retries || ctx.Err() != nil {
+		if err == nil || !(retryable(err) || o.RetryUnique && uniqueViolation(err)) || attempt >= retries || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -187,6 +191,11 @@ func NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+func uniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // IsConnectionError reports whether err means the server could not be reached

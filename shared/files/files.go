@@ -116,6 +116,42 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, Info, err
 	return obj, Info{Name: name, Size: st.Size}, nil
 }
 
+// OpenAt returns the content of name from byte offset on, as a stream: a
+// job resuming a file reads only what it has not applied.
+func (s *Store) OpenAt(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	if _, err := s.c.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{}); err != nil {
+		if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
+			return nil, ErrNotFound
+		}
+		return nil, down("stat "+name, err)
+	}
+	var opts minio.GetObjectOptions
+	if offset > 0 {
+		if err := opts.SetRange(offset, 0); err != nil {
+			return nil, fmt.Errorf("files: read %s from %d: %w", name, offset, err)
+		}
+	}
+	obj, err := s.c.GetObject(ctx, s.bucket, name, opts)
+	if err != nil {
+		return nil, down("read "+name, err)
+	}
+	return readErrors{obj, name}, nil
+}
+
+// readErrors marks a failure to read a stream as the outage it is.
+type readErrors struct {
+	io.ReadCloser
+	name string
+}
+
+func (r readErrors) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned as such by Read
+		err = down("read "+r.name, err)
+	}
+	return n, err
+}
+
 // Remove deletes name; a missing file is not an error.
 func (s *Store) Remove(ctx context.Context, name string) error {
 	err := s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{})
