@@ -46,6 +46,10 @@ require (
 	github.com/rdc-interop/faas/functions/apl-offers v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-check v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/feed-anpal v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/feed-siisl v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/feed-gepi v0.0.0 // indirect
+	github.com/rdc-interop/faas/functions/feed-inps v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/oauth-token v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/patto-check v0.0.0 // indirect
 	github.com/rdc-interop/faas/functions/transfer-to-cpi v0.0.0 // indirect
@@ -81,6 +85,10 @@ replace (
 	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
 	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion
+	github.com/rdc-interop/faas/functions/feed-anpal => ../functions/feed-anpal
+	github.com/rdc-interop/faas/functions/feed-siisl => ../functions/feed-siisl
+	github.com/rdc-interop/faas/functions/feed-gepi => ../functions/feed-gepi
+	github.com/rdc-interop/faas/functions/feed-inps => ../functions/feed-inps
 	github.com/rdc-interop/faas/functions/oauth-token => ../functions/oauth-token
 	github.com/rdc-interop/faas/functions/patto-check => ../functions/patto-check
 	github.com/rdc-interop/faas/functions/transfer-to-cpi => ../functions/transfer-to-cpi

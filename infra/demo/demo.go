@@ -39,8 +39,11 @@ type Client struct {
 // Clients are the partners of the local development contract (docs/contract.md).
 func Clients() []Client {
 	cs := []Client{
-		{ClientID: "gepi", Org: "GEPI", Scopes: []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read"}},
-		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read"}},
+		{ClientID: "gepi", Org: "GEPI", Scopes: []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read", "rdc:feed:gepi"}},
+		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read", "rdc:feed:anpal"}},
+		// The sources that feed the record and hold no other scope.
+		{ClientID: "inps", Org: "INPS", Scopes: []string{"rdc:feed:inps"}},
+		{ClientID: "siisl", Org: "SIISL", Scopes: []string{"rdc:feed:siisl"}},
 		{ClientID: "mlps", Org: "MLPS", Scopes: []string{"rdc:export"}},
 		{ClientID: "regione-12", Org: "REGIONE:12", Scopes: []string{"rdc:export"}},
 		{ClientID: "regione-15", Org: "REGIONE:15", Scopes: []string{"rdc:export"}},

@@ -13,6 +13,10 @@ import (
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
+	feedanpal "github.com/rdc-interop/faas/functions/feed-anpal"
+	feedgepi "github.com/rdc-interop/faas/functions/feed-gepi"
+	feedinps "github.com/rdc-interop/faas/functions/feed-inps"
+	feedsiisl "github.com/rdc-interop/faas/functions/feed-siisl"
 	oauthtoken "github.com/rdc-interop/faas/functions/oauth-token"
 	pattocheck "github.com/rdc-interop/faas/functions/patto-check"
 	tocpi "github.com/rdc-interop/faas/functions/transfer-to-cpi"
@@ -33,6 +37,10 @@ func Handlers() map[string]http.Handler {
 		"apl-interests":               http.HandlerFunc(aplinterests.Handle),
 		"apl-citizens":                http.HandlerFunc(aplcitizens.Handle),
 		"apl-daily-report":            http.HandlerFunc(aplreport.Handle),
+		"feed-inps":                   http.HandlerFunc(feedinps.Handle),
+		"feed-anpal":                  http.HandlerFunc(feedanpal.Handle),
+		"feed-gepi":                   http.HandlerFunc(feedgepi.Handle),
+		"feed-siisl":                  http.HandlerFunc(feedsiisl.Handle),
 	}
 }
 
