@@ -296,3 +296,19 @@ func pgxTransact(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 	return tx.Commit(ctx)
 }
+
+// TestDemoFeeds: the harness, as make up, fed households through the feeds,
+// and the look-ups answer for them.
+func TestDemoFeeds(t *testing.T) {
+	t.Parallel()
+	if len(h.Fed.Codes) == 0 || h.Fed.Records["ANPAL"] == 0 {
+		t.Fatalf("nothing fed: %+v", h.Fed)
+	}
+	a, r := didCheck(t, token(t, "gepi"), h.Fed.Codes[0])
+	if r.status != 200 || len(a.Componenti) == 0 || a.Componenti[0].StatoDid == nil {
+		t.Fatalf("did-check of a fed person: %d %s", r.status, r.body)
+	}
+	if n := countOf(t, `SELECT count(*) FROM componente WHERE cf_canonico = ANY($1) AND fonte_il IS NOT NULL`, h.Fed.Codes); n != len(h.Fed.Codes) {
+		t.Fatalf("%d of %d fed persons stored", n, len(h.Fed.Codes))
+	}
+}

@@ -42,9 +42,11 @@ type Options struct {
 
 // Harness is a running function set.
 type Harness struct {
-	BaseURL    string // http://127.0.0.1:port
-	Issuer     string
-	Fixtures   synth.Fixtures
+	BaseURL  string // http://127.0.0.1:port
+	Issuer   string
+	Fixtures synth.Fixtures
+	// Fed are the demo's households put in through the feeds (demo.Feed).
+	Fed        demo.Fed
 	Clients    map[string]demo.Client
 	DB         *pgxpool.Pool // direct access, for checks the API cannot make
 	DBURL      string
@@ -195,6 +197,10 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		close(done)
 	}()
 	cleanups = append(cleanups, func() { cancel(); <-done })
+	// Part of the data comes in through the feeds, as in make up.
+	if h.Fed, err = demo.Feed(ctx, h.BaseURL, clients, 50, 1); err != nil {
+		return fail(err)
+	}
 	return h, nil
 }
 

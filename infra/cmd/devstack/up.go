@@ -114,6 +114,7 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 	for name, sched := range gw.Schedules() {
 		log.Info("scheduled", "function", name, "cron", sched)
 	}
+	go feedDemo(ctx, pool, "http://"+ln.Addr().String(), clients, filepath.Join(local, "fed.json"), log)
 	err = gw.Serve(ctx, ln, 10*time.Second)
 	log.Info("stopping")
 	return err
@@ -139,4 +140,28 @@ func loadDemo(ctx context.Context, pool *pgxpool.Pool, persons int, fixturesPath
 	}
 	log.Info("demo data loaded", "persons", stats.Persons, "households", stats.Households, "s", stats.Elapsed.Seconds())
 	return demo.WriteJSON(fixturesPath, fx)
+}
+
+// feedDemo puts part of the demo's data in through the feeds, as the
+// sources would (demo.Feed), once the gateway serves: the first time, and
+// again whenever .local/fed.json is missing (the same records again are
+// stale and change nothing).
+func feedDemo(ctx context.Context, pool *pgxpool.Pool, base string, clients []demo.Client, path string, log *slog.Logger) {
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	start := time.Now()
+	fed, err := demo.Feed(ctx, base, clients, 300, 1)
+	if err != nil {
+		log.Error("demo feeds", "err", err)
+		return
+	}
+	if err := demo.WriteJSON(path, fed); err != nil {
+		log.Error("demo feeds", "err", err)
+		return
+	}
+	var batches int64
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM feed_batch`).Scan(&batches)
+	log.Info("demo data fed through the feeds", "records", fed.Records, "persons", len(fed.Codes), "batches", batches,
+		"codes", path, "s", time.Since(start).Round(100*time.Millisecond).Seconds())
 }
