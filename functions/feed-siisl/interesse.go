@@ -72,7 +72,10 @@ func applyInteresse(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed
 	if err != nil {
 		return 0, nil, err
 	}
-	noOffer, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM offerta o WHERE o.id = s.offerta)`,
+	// A draft offer was never shown to citizens: an interest in it is as
+	// unknown as one in no offer. (One closed since is kept: its interest
+	// may arrive after it closed.)
+	noOffer, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM offerta o WHERE o.id = s.offerta AND o.stato <> 'BOZZA')`,
 		"dati.offerta", feed.CodeUnknownReference)
 	if err != nil {
 		return 0, nil, err
