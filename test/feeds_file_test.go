@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,7 +15,19 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/files"
 )
+
+// feedStore is the feeds' bucket, for checks the API cannot make.
+func feedStore(t *testing.T) *files.Store {
+	t.Helper()
+	s, err := files.Open(h.Config, "feeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 // openFileBatch opens a file batch of source, optionally bound to a SHA-256.
 func openFileBatch(t *testing.T, source, sum string) string {
@@ -28,6 +41,7 @@ func openFileBatch(t *testing.T, source, sum string) string {
 	if r.status != http.StatusCreated {
 		t.Fatalf("open a file batch: %d %s", r.status, r.body)
 	}
+	conformsToOpenAPI(t, "/function/feed-"+source+"/batches", "post", r)
 	m := r.json(t)
 	if m["stato"] != "ATTESA_FILE" || !strings.HasSuffix(fmt.Sprint(m["file_url"]), "/batches/"+fmt.Sprint(m["id"])+"/file") {
 		t.Fatalf("a new file batch: %s", r.body)
@@ -47,6 +61,7 @@ func getBatch(t *testing.T, source, id string) feedAnswer {
 	if r.status != http.StatusOK {
 		t.Fatalf("batch %s: %d %s", id, r.status, r.body)
 	}
+	conformsToOpenAPI(t, "/function/feed-"+source+"/batches/{id}", "get", r)
 	var a feedAnswer
 	decodeInto(t, r, &a)
 	return a
@@ -125,6 +140,7 @@ func TestFeedFile(t *testing.T) {
 	if r.status != http.StatusAccepted {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
+	conformsToOpenAPI(t, "/function/feed-anpal/batches/{id}/file", "put", r)
 	assertProblem(t, putFile(t, "anpal", id, file), http.StatusConflict)
 	a := waitBatch(t, "anpal", id, time.Minute, "COMPLETATO", "FALLITO")
 	want := feedAnswer{Stato: "COMPLETATO", Accettati: 30_000, Scartati: 2, Righe: 30_003, Byte: int64(len(file))}
@@ -135,7 +151,21 @@ func TestFeedFile(t *testing.T) {
 	if n := countOf(t, `SELECT count(*) FROM did WHERE fonte_chiave LIKE $1`, prefix+"-%"); n != 30_000 {
 		t.Fatalf("%d DIDs of the file stored, want 30,000", n)
 	}
+	// An applied file, personal data, is not kept.
+	var object string
+	if err := h.DB.QueryRow(context.Background(), `SELECT coalesce(oggetto, '') FROM feed_batch WHERE id = $1`, id).Scan(&object); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the applied file to be removed", func() bool {
+		return countOf(t, `SELECT count(*) FROM feed_batch WHERE id = $1 AND oggetto IS NULL`, id) == 1
+	})
+	if object != "" {
+		if _, err := feedStore(t).Encrypted(context.Background(), object); !errors.Is(err, files.ErrNotFound) {
+			t.Fatalf("the applied file is still stored (%v)", err)
+		}
+	}
 	rj := do(t, call{method: http.MethodGet, url: feedURL("anpal", "/batches/"+id+"/scarti"), token: feedToken(t, "anpal")})
+	conformsToOpenAPI(t, "/function/feed-anpal/batches/{id}/scarti", "get", rj)
 	if !strings.Contains(string(rj.body), `{"riga":30001,"campo":"","codice":"malformed"}`) ||
 		!strings.Contains(string(rj.body), `{"riga":30003,"campo":"dati.codice_fiscale","codice":"unknown_person"}`) {
 		t.Fatalf("file rejects: %s", rj.body)
@@ -160,6 +190,7 @@ func TestFeedFile(t *testing.T) {
 
 	// The batches are listed, newest first, and a failed state can be asked for.
 	l := do(t, call{method: http.MethodGet, url: feedURL("anpal", "/batches?limit=500"), token: feedToken(t, "anpal")})
+	conformsToOpenAPI(t, "/function/feed-anpal/batches", "get", l)
 	if l.status != http.StatusOK || !strings.Contains(string(l.body), again) || !strings.Contains(string(l.body), id) ||
 		strings.Index(string(l.body), again) > strings.Index(string(l.body), id) {
 		t.Fatalf("batch list: %d %.300s", l.status, l.body)
@@ -208,12 +239,16 @@ func TestFeedFileResumes(t *testing.T) {
 	if strings.Contains(*a.Errore, "127.0.0.1") || strings.Contains(*a.Errore, prefix) {
 		t.Fatalf("the failure leaks details: %s", *a.Errore)
 	}
+	if n := countOf(t, `SELECT count(*) FROM feed_batch WHERE id = $1 AND oggetto IS NOT NULL`, id); n != 1 {
+		t.Fatal("a failed batch's file was not kept to be resumed")
+	}
 	h.MinIO.Restore()
 
 	r := do(t, call{method: http.MethodPost, url: feedURL("anpal", "/batches/"+id+"/ripresa"), token: feedToken(t, "anpal")})
 	if r.status != http.StatusAccepted {
 		t.Fatalf("resume: %d %s", r.status, r.body)
 	}
+	conformsToOpenAPI(t, "/function/feed-anpal/batches/{id}/ripresa", "post", r)
 	a = waitBatch(t, "anpal", id, 2*time.Minute, "COMPLETATO", "FALLITO")
 	if a.Stato != "COMPLETATO" || a.Accettati != 250_000 || a.Obsoleti != 0 || a.Righe != 250_000 || a.Tentativi != 2 {
 		t.Fatalf("resumed batch: %+v", a)

@@ -87,6 +87,7 @@ func feed(t *testing.T, source string, records ...map[string]any) feedAnswer {
 	if r.status != http.StatusCreated {
 		t.Fatalf("feed-%s: status %d: %s", source, r.status, r.body)
 	}
+	conformsToOpenAPI(t, "/function/feed-"+source, "post", r)
 	var a feedAnswer
 	decodeInto(t, r, &a)
 	return a
@@ -353,6 +354,7 @@ func TestFeedRejectsRecordsAlone(t *testing.T) {
 		Items      []feedReject `json:"items"`
 		NextCursor *string      `json:"next_cursor"`
 	}
+	conformsToOpenAPI(t, "/function/feed-anpal/batches/{id}/scarti", "get", pg)
 	decodeInto(t, pg, &page)
 	if fmt.Sprint(page.Items) != fmt.Sprint(want[3:5]) || page.NextCursor == nil || *page.NextCursor != "5" {
 		t.Fatalf("rejects page: %s", pg.body)
