@@ -229,7 +229,7 @@ func TestFeedFileResumes(t *testing.T) {
 	})
 	h.MinIO.Cut()
 	defer h.MinIO.Restore()
-	if err := tx.Rollback(ctx); err != nil && err != pgx.ErrTxClosed {
+	if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		t.Fatal(err)
 	}
 	a := waitBatch(t, "anpal", id, time.Minute, "FALLITO", "COMPLETATO")

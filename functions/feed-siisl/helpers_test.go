@@ -50,6 +50,7 @@ func assertReject(t *testing.T, decode decoder, key string, dati []byte, field, 
 // fuzzDecode asserts that decode never panics, refuses with a reject, and
 // accepts with a value per column of kind.
 func fuzzDecode(f *testing.F, kind *feed.Kind, seeds ...[]byte) {
+	f.Helper()
 	for _, s := range seeds {
 		f.Add(rossi, s)
 		f.Add(rossiOmo, s)

@@ -34,7 +34,7 @@ func Feed(ctx context.Context, baseURL string, clients []Client, households int,
 	for _, c := range clients {
 		f.clients[c.ClientID] = c
 	}
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: made-up demo people, the same for the same seed on purpose
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
 	var inps, anpal, gepi, siisl []map[string]any
 	var fed Fed

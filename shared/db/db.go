@@ -103,7 +103,8 @@ func TransactWith(ctx context.Context, b TxBeginner, o TxOptions, fn func(tx pgx
 	}
 	for attempt := 0; ; attempt++ {
 		err := once(ctx, b, pgx.TxOptions{IsoLevel: o.Iso, AccessMode: mode}, fn)
-		if err == nil || !(retryable(err) || o.RetryUnique && uniqueViolation(err)) || attempt >= retries || ctx.Err() != nil {
+		again := retryable(err) || (o.RetryUnique && uniqueViolation(err))
+		if err == nil || !again || attempt >= retries || ctx.Err() != nil {
 			return err
 		}
 	}
