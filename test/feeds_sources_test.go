@@ -312,3 +312,36 @@ func TestDemoFeeds(t *testing.T) {
 		t.Fatalf("%d of %d fed persons stored", n, len(h.Fed.Codes))
 	}
 }
+
+// TestFeedKeepsTransfers: a household handed to the CPI stays as it was
+// handed over, whatever INPS sends after: its address changes in the
+// record, not in the transfer's notification; which service follows it is
+// the transfers' to say; and it cannot be withdrawn while a transfer names it.
+func TestFeedKeepsTransfers(t *testing.T) {
+	t.Parallel()
+	protocol, codes := newHousehold(t, 1)
+	r := transferCall(t, toCPI, token(t, "gepi"), uuid.NewString(), toCPIBody(codes[0]))
+	if r.status != 201 {
+		t.Fatalf("transfer: %d %s", r.status, r.body)
+	}
+	var a transferAnswer
+	decodeInto(t, r, &a)
+	moved := nucleoData()
+	moved["indirizzo"] = "Via del Trasloco 9"
+	later := time.Now().Add(time.Minute)
+	if f := feed(t, "inps", rec("nucleo", protocol, later, 0, moved)); f.Accettati != 1 {
+		t.Fatalf("INPS's new address: %+v", f)
+	}
+	f := feed(t, "inps", rec("componente", codes[0], later, 0, nil), rec("nucleo", protocol, later.Add(time.Minute), 0, nil))
+	if f.Accettati != 1 || fmt.Sprint(f.Scarti) != fmt.Sprint([]feedReject{{2, "ritirato", "in_use"}}) {
+		t.Fatalf("INPS's withdrawals after the transfer: %+v", f)
+	}
+	if n := countOf(t, `SELECT count(*) FROM nucleo WHERE protocollo_domanda = $1 AND servizio_competente = 'CPI' AND indirizzo = 'Via del Trasloco 9'`, protocol); n != 1 {
+		t.Fatal("the fed address should be stored and the household still followed by the CPI")
+	}
+	eventually(t, 10*time.Second, "ANPAL's notification", func() bool { _, ok := anpal.effect(a.ID); return ok })
+	body, _ := anpal.effect(a.ID)
+	if !strings.Contains(string(body), "Via dei Test 1") || strings.Contains(string(body), "Trasloco") {
+		t.Fatalf("the notification is not the household as handed over: %s", body)
+	}
+}
