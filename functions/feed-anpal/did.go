@@ -57,28 +57,30 @@ func decodeDID(_ string, dati []byte) ([]any, error) {
 }
 
 // applyDID upserts the newer DIDs of people the record holds and applies
-// withdrawals. The state is checked against stato_did, its one list.
+// withdrawals. The state is checked against stato_did, its one list; each
+// record's person and state are looked up once, for the checks and the
+// upsert alike.
 func applyDID(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Reject, error) {
-	bad, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM stato_did x WHERE x.nome = s.stato)`,
-		"dati.stato", "invalid")
-	if err != nil {
-		return 0, nil, err
-	}
-	unknown, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM componente c WHERE c.cf_canonico = s.cf)`,
-		"dati.codice_fiscale", feed.CodeUnknownPerson)
-	if err != nil {
-		return 0, nil, err
-	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO did (fonte_chiave, componente_id, stato, data_did, data_stato, cpi, fonte_il, fonte_seq, aggiornato_il)
-		SELECT s.chiave, c.id, x.codice, s.data_did, s.data_stato, s.cpi, s.il, s.seq, now()
-		FROM `+stage+` s JOIN componente c ON c.cf_canonico = s.cf JOIN stato_did x ON x.nome = s.stato
-		WHERE NOT s.ritirato
-		ORDER BY s.chiave
-		ON CONFLICT (fonte_chiave) DO UPDATE SET componente_id = EXCLUDED.componente_id, stato = EXCLUDED.stato,
-			data_did = EXCLUDED.data_did, data_stato = EXCLUDED.data_stato, cpi = EXCLUDED.cpi,
-			fonte_il = EXCLUDED.fonte_il, fonte_seq = EXCLUDED.fonte_seq, aggiornato_il = now()
-		WHERE `+feed.Newer("did"))
+	n, refused, err := feed.Merge(ctx, tx, `
+		WITH s AS MATERIALIZED (
+			SELECT s.*, c.id AS componente_id, x.codice
+			FROM `+stage+` s LEFT JOIN componente c ON c.cf_canonico = s.cf LEFT JOIN stato_did x ON x.nome = s.stato
+			WHERE NOT s.ritirato),
+		up AS (
+			INSERT INTO did (fonte_chiave, componente_id, stato, data_did, data_stato, cpi, fonte_il, fonte_seq, aggiornato_il)
+			SELECT s.chiave, s.componente_id, s.codice, s.data_did, s.data_stato, s.cpi, s.il, s.seq, now()
+			FROM s WHERE s.componente_id IS NOT NULL AND s.codice IS NOT NULL
+			ORDER BY s.chiave
+			ON CONFLICT (fonte_chiave) DO UPDATE SET componente_id = EXCLUDED.componente_id, stato = EXCLUDED.stato,
+				data_did = EXCLUDED.data_did, data_stato = EXCLUDED.data_stato, cpi = EXCLUDED.cpi,
+				fonte_il = EXCLUDED.fonte_il, fonte_seq = EXCLUDED.fonte_seq, aggiornato_il = now()
+			WHERE `+feed.Newer("did")+`
+			RETURNING 1)
+		SELECT s.riga, CASE WHEN s.codice IS NULL THEN 'dati.stato' ELSE 'dati.codice_fiscale' END,
+			CASE WHEN s.codice IS NULL THEN 'invalid' ELSE '`+feed.CodeUnknownPerson+`' END, NULL::bigint
+		FROM s WHERE s.codice IS NULL OR s.componente_id IS NULL
+		UNION ALL
+		SELECT NULL, NULL, NULL, (SELECT count(*) FROM up)`)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -86,5 +88,5 @@ func applyDID(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Rejec
 	if err != nil {
 		return 0, nil, err
 	}
-	return tag.RowsAffected() + gone, append(bad, unknown...), nil
+	return n + gone, refused, nil
 }

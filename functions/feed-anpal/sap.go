@@ -116,36 +116,37 @@ func decodeSAP(_ string, dati []byte) ([]any, error) {
 }
 
 // applySAP upserts the newer policies; the event is checked against
-// sap_evento, where what each event means is kept.
+// sap_evento, where what each event means is kept. Each record's person
+// and event are looked up once.
 func applySAP(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Reject, error) {
-	bad, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM sap_evento e WHERE e.codice = s.ultimo_evento)`,
-		"dati.ultimo_evento", "invalid")
-	if err != nil {
-		return 0, nil, err
-	}
-	unknown, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM componente c WHERE c.cf_canonico = s.cf)`,
-		"dati.codice_fiscale", feed.CodeUnknownPerson)
-	if err != nil {
-		return 0, nil, err
-	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO sap_politica (fonte_chiave, id_politica, componente_id, codice_attivita, titolo, data_proposta, data_inizio,
-			data_fine, durata, unita_durata, ente_promotore, id_presa_in_carico, indice_profiling, ultimo_evento,
-			data_ultimo_evento, fonte_il, fonte_seq)
-		SELECT s.chiave, s.chiave, c.id, s.codice_attivita, s.titolo, s.data_proposta, s.data_inizio, s.data_fine, s.durata,
-			s.unita_durata, s.ente_promotore, s.id_presa_in_carico, s.indice_profiling, s.ultimo_evento, s.data_ultimo_evento,
-			s.il, s.seq
-		FROM `+stage+` s JOIN componente c ON c.cf_canonico = s.cf
-		WHERE NOT s.ritirato
-		ORDER BY s.chiave
-		ON CONFLICT (fonte_chiave) DO UPDATE SET componente_id = EXCLUDED.componente_id,
-			codice_attivita = EXCLUDED.codice_attivita, titolo = EXCLUDED.titolo, data_proposta = EXCLUDED.data_proposta,
-			data_inizio = EXCLUDED.data_inizio, data_fine = EXCLUDED.data_fine, durata = EXCLUDED.durata,
-			unita_durata = EXCLUDED.unita_durata, ente_promotore = EXCLUDED.ente_promotore,
-			id_presa_in_carico = EXCLUDED.id_presa_in_carico, indice_profiling = EXCLUDED.indice_profiling,
-			ultimo_evento = EXCLUDED.ultimo_evento, data_ultimo_evento = EXCLUDED.data_ultimo_evento,
-			fonte_il = EXCLUDED.fonte_il, fonte_seq = EXCLUDED.fonte_seq
-		WHERE `+feed.Newer("sap_politica"))
+	n, refused, err := feed.Merge(ctx, tx, `
+		WITH s AS MATERIALIZED (
+			SELECT s.*, c.id AS componente_id, e.codice AS evento
+			FROM `+stage+` s LEFT JOIN componente c ON c.cf_canonico = s.cf LEFT JOIN sap_evento e ON e.codice = s.ultimo_evento
+			WHERE NOT s.ritirato),
+		up AS (
+			INSERT INTO sap_politica (fonte_chiave, id_politica, componente_id, codice_attivita, titolo, data_proposta, data_inizio,
+				data_fine, durata, unita_durata, ente_promotore, id_presa_in_carico, indice_profiling, ultimo_evento,
+				data_ultimo_evento, fonte_il, fonte_seq)
+			SELECT s.chiave, s.chiave, s.componente_id, s.codice_attivita, s.titolo, s.data_proposta, s.data_inizio, s.data_fine,
+				s.durata, s.unita_durata, s.ente_promotore, s.id_presa_in_carico, s.indice_profiling, s.evento,
+				s.data_ultimo_evento, s.il, s.seq
+			FROM s WHERE s.componente_id IS NOT NULL AND s.evento IS NOT NULL
+			ORDER BY s.chiave
+			ON CONFLICT (fonte_chiave) DO UPDATE SET componente_id = EXCLUDED.componente_id,
+				codice_attivita = EXCLUDED.codice_attivita, titolo = EXCLUDED.titolo, data_proposta = EXCLUDED.data_proposta,
+				data_inizio = EXCLUDED.data_inizio, data_fine = EXCLUDED.data_fine, durata = EXCLUDED.durata,
+				unita_durata = EXCLUDED.unita_durata, ente_promotore = EXCLUDED.ente_promotore,
+				id_presa_in_carico = EXCLUDED.id_presa_in_carico, indice_profiling = EXCLUDED.indice_profiling,
+				ultimo_evento = EXCLUDED.ultimo_evento, data_ultimo_evento = EXCLUDED.data_ultimo_evento,
+				fonte_il = EXCLUDED.fonte_il, fonte_seq = EXCLUDED.fonte_seq
+			WHERE `+feed.Newer("sap_politica")+`
+			RETURNING 1)
+		SELECT s.riga, CASE WHEN s.evento IS NULL THEN 'dati.ultimo_evento' ELSE 'dati.codice_fiscale' END,
+			CASE WHEN s.evento IS NULL THEN 'invalid' ELSE '`+feed.CodeUnknownPerson+`' END, NULL::bigint
+		FROM s WHERE s.evento IS NULL OR s.componente_id IS NULL
+		UNION ALL
+		SELECT NULL, NULL, NULL, (SELECT count(*) FROM up)`)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -153,5 +154,5 @@ func applySAP(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Rejec
 	if err != nil {
 		return 0, nil, err
 	}
-	return tag.RowsAffected() + gone, append(bad, unknown...), nil
+	return n + gone, refused, nil
 }

@@ -167,6 +167,35 @@ func RefuseWhere(ctx context.Context, tx pgx.Tx, stage, cond, field, code string
 	return out, nil
 }
 
+// Merge runs merge, one statement that applies what it can of the staged
+// records and returns a row (riga, campo, codice, NULL) for each record it
+// refused and one row (NULL, NULL, NULL, n) with how many it applied: the
+// checks and the upsert resolve each record's references once (a CTE),
+// where RefuseWhere and a separate upsert would look them up twice.
+func Merge(ctx context.Context, tx pgx.Tx, merge string, args ...any) (int64, []Reject, error) {
+	rows, err := tx.Query(ctx, merge, args...)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var applied int64
+	var refused []Reject
+	for rows.Next() {
+		var line, n *int64
+		var field, code *string
+		if err := rows.Scan(&line, &field, &code, &n); err != nil {
+			return 0, nil, err
+		}
+		switch {
+		case line != nil && field != nil && code != nil:
+			refused = append(refused, Reject{Line: *line, Field: *field, Code: *code})
+		case n != nil:
+			applied += *n
+		}
+	}
+	return applied, refused, rows.Err()
+}
+
 // Withdraw applies the staged withdrawals of kind: it deletes the rows of
 // table t that match (match: an SQL condition on t and s) and are older
 // than the withdrawal (t.fonte_il, t.fonte_seq; a row without a version is
