@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,21 +137,14 @@ func (l *Lookup[T]) answer(ctx context.Context, canonical cf.Code, ref string, d
 
 func cacheKey(day civil.Date, ref string) string { return day.String() + ":" + ref }
 
-// staleKeys lists the cache keys of the households whose data changed
-// (a notice names one, or a comma-separated list of them after a bulk
-// change): every member's, for today and yesterday (a day may have just
-// turned). One query per notice, however many households it names.
+// staleKeys lists the cache keys of a household whose data changed: every
+// member's, for today and yesterday (a day may have just turned).
 func (l *Lookup[T]) staleKeys(ctx context.Context, payload string) ([]string, error) {
-	parts := strings.Split(payload, ",")
-	ids := make([]int64, len(parts))
-	for i, p := range parts {
-		id, err := strconv.ParseInt(p, 10, 64)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
+	id, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := l.db.Query(ctx, `SELECT cf_canonico FROM componente WHERE nucleo_id = ANY($1)`, ids)
+	rows, err := l.db.Query(ctx, `SELECT cf_canonico FROM componente WHERE nucleo_id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("query household members: %w", err)
 	}
