@@ -178,7 +178,7 @@ func applyPatto(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Rej
 	if _, err := tx.Exec(ctx, `
 		DELETE FROM patto_inclusione_componente x USING `+stage+` s, patto_inclusione t
 		WHERE s.ritirato AND t.fonte_chiave = s.chiave AND x.patto_id = t.id
-		  AND (t.fonte_il IS NULL OR (t.fonte_il, t.fonte_seq) < (s.il, s.seq))`); err != nil {
+		  AND `+feed.Older("t")); err != nil {
 		return 0, nil, fmt.Errorf("withdraw the members of pacts: %w", err)
 	}
 	gone, err := feed.Withdraw(ctx, tx, "patto_inclusione", stage, "patto_inclusione", "t.fonte_chiave = s.chiave")

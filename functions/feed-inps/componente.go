@@ -136,7 +136,7 @@ func applyComponente(ctx context.Context, tx pgx.Tx, stage string) (int64, []fee
 	}
 	inUse, err := feed.RefuseWhere(ctx, tx, stage, `s.ritirato AND EXISTS (
 		SELECT 1 FROM componente m WHERE m.cf_canonico = s.chiave
-		AND (m.fonte_il IS NULL OR (m.fonte_il, m.fonte_seq) < (s.il, s.seq))
+		AND `+feed.Older("m")+`
 		AND (`+dependants+`))`, "ritirato", feed.CodeInUse)
 	if err != nil {
 		return 0, nil, err

@@ -132,7 +132,7 @@ func applyNucleo(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Re
 	}
 	inUse, err := feed.RefuseWhere(ctx, tx, stage, `s.ritirato AND EXISTS (
 		SELECT 1 FROM nucleo n WHERE n.protocollo_domanda = s.chiave
-		AND (n.fonte_il IS NULL OR (n.fonte_il, n.fonte_seq) < (s.il, s.seq))
+		AND `+feed.Older("n")+`
 		AND (EXISTS (SELECT 1 FROM componente c WHERE c.nucleo_id = n.id)
 		  OR EXISTS (SELECT 1 FROM patto_inclusione p WHERE p.nucleo_id = n.id)
 		  OR EXISTS (SELECT 1 FROM trasferimento x WHERE x.nucleo_id = n.id)))`, "ritirato", feed.CodeInUse)

@@ -204,7 +204,7 @@ func Merge(ctx context.Context, tx pgx.Tx, merge string, args ...any) (int64, []
 // have been refused first (RefuseWhere). It returns how many took effect.
 func Withdraw(ctx context.Context, tx pgx.Tx, kind, stage, table, match string) (int64, error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM `+table+` t USING `+stage+` s
-		WHERE s.ritirato AND `+match+` AND (t.fonte_il IS NULL OR (t.fonte_il, t.fonte_seq) < (s.il, s.seq))`); err != nil {
+		WHERE s.ritirato AND `+match+` AND `+Older("t")); err != nil {
 		return 0, fmt.Errorf("withdraw %s: %w", kind, err)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO feed_ritiro (tipo, chiave, il, seq)
@@ -223,4 +223,10 @@ func Withdraw(ctx context.Context, tx pgx.Tx, kind, stage, table, match string) 
 // t) has no version or an older one than the record (EXCLUDED).
 func Newer(t string) string {
 	return fmt.Sprintf("(%[1]s.fonte_il IS NULL OR (%[1]s.fonte_il, %[1]s.fonte_seq) < (EXCLUDED.fonte_il, EXCLUDED.fonte_seq))", t)
+}
+
+// Older is the condition that the stored row (table t) has no version or
+// an older one than the staged record s: what a withdrawal may delete.
+func Older(t string) string {
+	return fmt.Sprintf("(%[1]s.fonte_il IS NULL OR (%[1]s.fonte_il, %[1]s.fonte_seq) < (s.il, s.seq))", t)
 }

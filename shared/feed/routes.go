@@ -58,13 +58,13 @@ func Routes(p *deps.Set, bg *web.Background, s *Source) ([]web.Route, error) {
 		bg.Go(j.run)
 	}
 	return []web.Route{
-		{Method: http.MethodPost, Path: "/", Scope: s.Scope, MaxBody: MaxBody, Handle: h.incremental},
-		{Method: http.MethodPost, Path: "/batches", Scope: s.Scope, Handle: h.create},
-		{Method: http.MethodPut, Path: "/batches/{id}/file", Scope: s.Scope, MaxBody: maxFile, Handle: h.upload},
-		{Method: http.MethodGet, Path: "/batches", Scope: s.Scope, Handle: h.list},
-		{Method: http.MethodGet, Path: "/batches/{id}", Scope: s.Scope, Handle: h.get},
-		{Method: http.MethodGet, Path: "/batches/{id}/scarti", Scope: s.Scope, Handle: h.rejects},
-		{Method: http.MethodPost, Path: "/batches/{id}/ripresa", Scope: s.Scope, Handle: h.resume},
+		{Method: http.MethodPost, Path: "/", Scope: s.Scope, MaxBody: MaxBody, Handle: h.own(h.incremental)},
+		{Method: http.MethodPost, Path: "/batches", Scope: s.Scope, Handle: h.own(h.create)},
+		{Method: http.MethodPut, Path: "/batches/{id}/file", Scope: s.Scope, MaxBody: maxFile, Handle: h.own(h.upload)},
+		{Method: http.MethodGet, Path: "/batches", Scope: s.Scope, Handle: h.own(h.list)},
+		{Method: http.MethodGet, Path: "/batches/{id}", Scope: s.Scope, Handle: h.own(h.get)},
+		{Method: http.MethodGet, Path: "/batches/{id}/scarti", Scope: s.Scope, Handle: h.own(h.rejects)},
+		{Method: http.MethodPost, Path: "/batches/{id}/ripresa", Scope: s.Scope, Handle: h.own(h.resume)},
 	}, nil
 }
 
@@ -76,14 +76,15 @@ type handler struct {
 	wake  chan struct{}
 }
 
-// caller refuses a token of another organisation: the scope is the
-// source's, and only the source's own clients may hold it.
-func (h *handler) caller(r *http.Request) error {
-	c := web.Claims(r.Context())
-	if c == nil || c.Org != h.src.Name {
-		return problem.Newf(problem.Forbidden, "only %s's clients feed %s", h.src.Name, h.src.Function)
+// own runs next only for a token of the source's organisation: the scope
+// is the source's, and only the source's own clients may hold it.
+func (h *handler) own(next web.HandlerFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if c := web.Claims(r.Context()); c == nil || c.Org != h.src.Name {
+			return problem.Newf(problem.Forbidden, "only %s's clients feed %s", h.src.Name, h.src.Function)
+		}
+		return next(w, r)
 	}
-	return nil
 }
 
 func (h *handler) location(id uuid.UUID) string {
@@ -100,9 +101,6 @@ type answer struct {
 // incremental applies a body of records before it answers: what it says
 // was accepted is committed.
 func (h *handler) incremental(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
 	if err := ndjson(r); err != nil {
 		return err
 	}
@@ -215,9 +213,6 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // create opens a file batch; its file comes with PUT …/file.
 func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
 	key, err := web.IdempotencyKey(r)
 	if err != nil {
 		return err
@@ -269,39 +264,37 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	}{b, h.location(id) + "/file"})
 }
 
-func (h *handler) batchID(r *http.Request) (uuid.UUID, error) {
+// batch is the source's batch the path names; another source's is not found.
+func (h *handler) batch(r *http.Request) (Batch, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		return uuid.UUID{}, problem.New(problem.NotFound, "no such batch")
+		return Batch{}, problem.New(problem.NotFound, "no such batch")
 	}
-	return id, nil
+	b, ok, err := h.store.get(r.Context(), h.db, id)
+	if err != nil {
+		return Batch{}, err
+	}
+	if !ok {
+		return Batch{}, problem.New(problem.NotFound, "no such batch")
+	}
+	return b, nil
 }
 
 // upload stores a batch's file, streamed, then queues it for its job. A
 // file is stored under a name of its own, so that of two uploads at once
 // one is queued and the other removed, never one's name with the other's bytes.
 func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
 	if h.files == nil {
 		return problem.Down("file storage", errors.New("S3_ENDPOINT is not set"))
 	}
 	if err := ndjson(r); err != nil {
 		return err
 	}
-	id, err := h.batchID(r)
+	b, err := h.batch(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	b, ok, err := h.store.get(ctx, h.db, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return problem.New(problem.NotFound, "no such batch")
-	}
+	ctx, id := r.Context(), b.ID
 	if b.State != AwaitingFile {
 		return problem.Newf(problem.Conflict, "the batch is %s: its file was received already", b.State)
 	}
@@ -342,19 +335,9 @@ func (h *handler) kick() {
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
-	id, err := h.batchID(r)
+	b, err := h.batch(r)
 	if err != nil {
 		return err
-	}
-	b, ok, err := h.store.get(r.Context(), h.db, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return problem.New(problem.NotFound, "no such batch")
 	}
 	return web.JSON(w, http.StatusOK, b)
 }
@@ -362,9 +345,6 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 var states = []string{AwaitingFile, Queued, Running, Done, Failed}
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	if errs := web.QueryErrors(q, "stato", "cursor", "limit"); len(errs) > 0 {
 		return problem.Fields(errs)
@@ -402,13 +382,6 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) rejects(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
-	id, err := h.batchID(r)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	if errs := web.QueryErrors(q, "cursor", "limit"); len(errs) > 0 {
 		return problem.Fields(errs)
@@ -416,6 +389,7 @@ func (h *handler) rejects(w http.ResponseWriter, r *http.Request) error {
 	// The cursor is the line of the last reject of the page before.
 	var after int64
 	if s := q.Get("cursor"); s != "" {
+		var err error
 		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
 			return problem.Field("cursor", "invalid", "not a cursor this list gave")
 		}
@@ -424,14 +398,11 @@ func (h *handler) rejects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if _, ok, err := h.store.get(ctx, h.db, id); err != nil || !ok {
-		if err != nil {
-			return err
-		}
-		return problem.New(problem.NotFound, "no such batch")
+	b, err := h.batch(r)
+	if err != nil {
+		return err
 	}
-	rj, err := h.store.rejects(ctx, id, after, limit)
+	rj, err := h.store.rejects(r.Context(), b.ID, after, limit)
 	if err != nil {
 		return err
 	}
@@ -449,26 +420,19 @@ func (h *handler) rejects(w http.ResponseWriter, r *http.Request) error {
 // resume queues a failed file batch again: its job goes on from the last
 // chunk it committed.
 func (h *handler) resume(w http.ResponseWriter, r *http.Request) error {
-	if err := h.caller(r); err != nil {
-		return err
-	}
-	id, err := h.batchID(r)
+	b, err := h.batch(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
+	ctx, id := r.Context(), b.ID
 	tag, err := h.db.Exec(ctx, `UPDATE feed_batch SET stato = 'IN_CODA', errore = NULL
 		WHERE id = $1 AND fonte = $2 AND stato = 'FALLITO'`, id, h.src.Name)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		b, ok, err := h.store.get(ctx, h.db, id)
-		if err != nil {
+		if b, err = h.batch(r); err != nil { // as it is now: another resume may have won
 			return err
-		}
-		if !ok {
-			return problem.New(problem.NotFound, "no such batch")
 		}
 		return problem.Newf(problem.Conflict, "the batch is %s; only a batch that failed is resumed", b.State)
 	}
