@@ -1,0 +1,648 @@
+package disclosure
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// A release of microdata is k-anonymous when every combination of
+// quasi-identifiers it shows is shared by at least k people. Fixing one
+// level per attribute (5-year age bands, provinces, months) leaves most
+// combinations below k and withholds most people. Instead, as ARX, sdcMicro
+// and τ-Argus do, the level of every attribute is chosen by a search over
+// the lattice of all level combinations (full-domain generalisation): the
+// node that loses the least information while every released class has at
+// least k people (and, optionally, ℓ distinct values of each sensitive
+// attribute), withholding at most a budget of the people.
+//
+// The people are counted once, by base codes (Classes), and every node is
+// evaluated by rolling those counts up in memory: nothing is read again
+// from the database per node.
+
+// Hierarchy generalises one quasi-identifier, from its base codes (level 0)
+// to ever coarser groups. Each level merges whole groups of the level below
+// it (checked by Check), which is what makes the privacy model monotone:
+// coarsening never splits a class.
+type Hierarchy struct {
+	Name   string  // the attribute's column in the released file
+	Levels []Level // Levels[0] is the base
+}
+
+// Level is one way of showing an attribute.
+type Level struct {
+	Name   string   // for the data dictionary, e.g. "10-year bands"
+	Group  []int32  // Group[base code] = this level's group
+	Labels []string // Labels[group], as released
+}
+
+// Check reports whether h is a hierarchy: every base code has a group at
+// every level, and every group of a level lies within one group of the next.
+func (h Hierarchy) Check() error {
+	if len(h.Levels) == 0 || len(h.Levels[0].Group) == 0 {
+		return fmt.Errorf("hierarchy %s: no levels or no base codes", h.Name)
+	}
+	base := len(h.Levels[0].Group)
+	for l, lv := range h.Levels {
+		if len(lv.Group) != base {
+			return fmt.Errorf("hierarchy %s, level %s: %d codes, the base has %d", h.Name, lv.Name, len(lv.Group), base)
+		}
+		for b, g := range lv.Group {
+			if g < 0 || int(g) >= len(lv.Labels) {
+				return fmt.Errorf("hierarchy %s, level %s: code %d in group %d of %d", h.Name, lv.Name, b, g, len(lv.Labels))
+			}
+		}
+		if l == 0 {
+			continue
+		}
+		parent := map[int32]int32{}
+		for b, g := range h.Levels[l-1].Group {
+			if p, ok := parent[g]; ok && p != lv.Group[b] {
+				return fmt.Errorf("hierarchy %s: a group of level %s is split by level %s", h.Name, h.Levels[l-1].Name, lv.Name)
+			}
+			parent[g] = lv.Group[b]
+		}
+	}
+	return nil
+}
+
+// Classes are the people counted by the base codes of every quasi-identifier
+// and, for ℓ-diversity, the set of values of each sensitive attribute among
+// them (a bit per value).
+type Classes struct {
+	attrs, sensitive int
+	codes            []int32  // len(counts) × attrs
+	counts           []int64  // people per class
+	values           []uint32 // len(counts) × sensitive
+}
+
+// NewClasses holds classes of attrs quasi-identifiers and sensitive attributes of at most 32 values each.
+func NewClasses(attrs, sensitive int) *Classes {
+	return &Classes{attrs: attrs, sensitive: sensitive}
+}
+
+// Add counts n people with base codes and sensitive value sets values. A
+// combination added twice is one class.
+func (c *Classes) Add(codes []int32, n int64, values []uint32) {
+	c.codes = append(c.codes, codes[:c.attrs]...)
+	c.counts = append(c.counts, n)
+	c.values = append(c.values, values[:c.sensitive]...)
+}
+
+// Len is the number of classes added.
+func (c *Classes) Len() int { return len(c.counts) }
+
+// Model is the privacy model a release must meet.
+type Model struct {
+	K int // people per released class, at least MinK
+	// MaxSuppressed is the share of the people that may be withheld, in [0, MaxBudget].
+	MaxSuppressed float64
+	// L asks distinct ℓ-diversity of every sensitive attribute: each released
+	// class holds at least L distinct values of each. 0 or 1: not asked.
+	L int
+}
+
+// MaxBudget is the largest suppression budget a release may ask.
+const MaxBudget = 0.20
+
+// ErrModel refuses a model that would release data no release may.
+var ErrModel = errors.New("privacy model out of range")
+
+// Check refuses a k below MinK or a budget outside [0, MaxBudget].
+func (m Model) Check() error {
+	switch {
+	case m.K < MinK:
+		return fmt.Errorf("%w: k %d is below %d", ErrModel, m.K, MinK)
+	case !(m.MaxSuppressed >= 0 && m.MaxSuppressed <= MaxBudget):
+		return fmt.Errorf("%w: suppression budget %v outside [0, %v]", ErrModel, m.MaxSuppressed, MaxBudget)
+	case m.L < 0:
+		return fmt.Errorf("%w: ℓ %d", ErrModel, m.L)
+	}
+	return nil
+}
+
+// releases reports whether a class of n people, with these sets of
+// sensitive values, may be released.
+func (m Model) releases(n int64, values []uint32) bool {
+	if n < int64(m.K) {
+		return false
+	}
+	if m.L > 1 {
+		for _, v := range values {
+			if bits.OnesCount32(v) < m.L {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Node is a level per quasi-identifier, in the order of the hierarchies.
+type Node []uint8
+
+// height is the node's distance from the bottom of the lattice.
+func (n Node) height() int {
+	h := 0
+	for _, l := range n {
+		h += int(l)
+	}
+	return h
+}
+
+// le reports whether n is a specialisation of (or equal to) m.
+func (n Node) le(m Node) bool {
+	for i := range n {
+		if n[i] > m[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Evaluation is one node's outcome.
+type Evaluation struct {
+	Node       Node
+	People     int64 // the period's people
+	Released   int64 // people in released classes
+	Suppressed int64 // people in classes withheld
+	Classes    int   // released classes
+	// Loss is Iyengar's loss metric (LM, ARX's "Loss"): each attribute of a
+	// released person costs (m-1)/(M-1), where m is the number of base values
+	// its group merges and M the attribute's base values; a withheld person
+	// costs 1 per attribute. Averaged over people and attributes: 0 releases
+	// everyone at the base, 1 releases nothing.
+	Loss float64
+	// MaxRisk and AvgRisk are the prosecutor re-identification risk of the
+	// released people: 1/class size, highest and average.
+	MaxRisk, AvgRisk float64
+	Meets            bool // the model holds within the suppression budget
+}
+
+// Lattice is the search space of one release: the hierarchies and the
+// people's classes.
+type Lattice struct {
+	hs      []Hierarchy
+	c       *Classes
+	people  int64
+	radix   [][]uint64    // radix[a][l] = groups at level l
+	frac    [][][]float64 // frac[a][l][g] = (m-1)/(M-1) of group g
+	lower   [][]float64   // lower[a][l] = Σ people × frac at level l, for the bound
+	up      [][][][]int32 // up[a][from][to][group at from] = group at to
+	scratch *classTable   // reused by every roll-up
+	// sources are nodes already rolled up, kept when much smaller than the
+	// base: a node rolls up from the smallest one below it.
+	sources     []source
+	sourceSpace int // classes the kept sources hold
+}
+
+// source is a set of classes at a node: the base, or a node rolled up.
+type source struct {
+	node Node
+	c    *Classes
+}
+
+// NewLattice checks the hierarchies and the classes' codes.
+func NewLattice(hs []Hierarchy, c *Classes) (*Lattice, error) {
+	if len(hs) != c.attrs {
+		return nil, fmt.Errorf("%d hierarchies for classes of %d attributes", len(hs), c.attrs)
+	}
+	x := &Lattice{hs: hs, c: c}
+	span := 1.0
+	for _, h := range hs {
+		if err := h.Check(); err != nil {
+			return nil, err
+		}
+		base := len(h.Levels[0].Group)
+		span *= float64(base)
+		radix := make([]uint64, len(h.Levels))
+		frac := make([][]float64, len(h.Levels))
+		for l, lv := range h.Levels {
+			radix[l] = uint64(len(lv.Labels))
+			size := make([]int, len(lv.Labels))
+			for _, g := range lv.Group {
+				size[g]++
+			}
+			frac[l] = make([]float64, len(lv.Labels))
+			for g, m := range size {
+				if base > 1 {
+					frac[l][g] = float64(m-1) / float64(base-1)
+				}
+			}
+		}
+		x.radix = append(x.radix, radix)
+		x.frac = append(x.frac, frac)
+		up := make([][][]int32, len(h.Levels))
+		for from, lf := range h.Levels {
+			up[from] = make([][]int32, len(h.Levels))
+			for to := from; to < len(h.Levels); to++ {
+				m := make([]int32, len(lf.Labels))
+				for b, g := range lf.Group {
+					m[g] = h.Levels[to].Group[b]
+				}
+				up[from][to] = m
+			}
+		}
+		x.up = append(x.up, up)
+	}
+	x.sources = []source{{node: make(Node, len(hs)), c: c}}
+	if span >= math.MaxUint32 {
+		return nil, errors.New("the quasi-identifiers' combinations do not fit a 32-bit key")
+	}
+	marg := make([][]int64, len(hs))
+	for a, h := range hs {
+		marg[a] = make([]int64, len(h.Levels[0].Group))
+	}
+	for i, n := range c.counts {
+		x.people += n
+		for a := range hs {
+			b := c.codes[i*c.attrs+a]
+			if b < 0 || int(b) >= len(marg[a]) {
+				return nil, fmt.Errorf("attribute %s: base code %d out of range", hs[a].Name, b)
+			}
+			marg[a][b] += n
+		}
+	}
+	if x.people >= math.MaxUint32 {
+		return nil, errors.New("more people than a 32-bit count")
+	}
+	for a, h := range hs {
+		lw := make([]float64, len(h.Levels))
+		for l, lv := range h.Levels {
+			for b, n := range marg[a] {
+				lw[l] += float64(n) * x.frac[a][l][lv.Group[b]]
+			}
+		}
+		x.lower = append(x.lower, lw)
+	}
+	return x, nil
+}
+
+// People is how many people the classes count.
+func (x *Lattice) People() int64 { return x.people }
+
+// Nodes lists every node of the lattice, bottom first.
+func (x *Lattice) Nodes() []Node {
+	var out []Node
+	cur := make(Node, len(x.hs))
+	var walk func(a int)
+	walk = func(a int) {
+		if a == len(x.hs) {
+			out = append(out, slices.Clone(cur))
+			return
+		}
+		for l := range x.hs[a].Levels {
+			cur[a] = uint8(l)
+			walk(a + 1)
+		}
+	}
+	walk(0)
+	slices.SortStableFunc(out, func(p, q Node) int { return p.height() - q.height() })
+	return out
+}
+
+// lowerBound is the loss node would have if it withheld no one: a lower
+// bound of its loss and of the loss of every node above it, because
+// coarsening only raises each person's cost and withholding costs the most.
+func (x *Lattice) lowerBound(n Node) float64 {
+	if x.people == 0 {
+		return 0
+	}
+	s := 0.0
+	for a, l := range n {
+		s += x.lower[a][l]
+	}
+	return s / float64(x.people) / float64(len(x.hs))
+}
+
+// Evaluate rolls the classes up to node and judges it against m.
+func (x *Lattice) Evaluate(n Node, m Model) Evaluation {
+	if x.scratch == nil {
+		x.scratch = newClassTable(x.c.Len(), x.c.sensitive)
+	}
+	from := x.rollUp(n, x.scratch)
+	x.keep(n, x.scratch, from)
+	return x.judge(n, m, x.scratch)
+}
+
+// rollUp counts the people of node's classes into t, from the smallest set
+// of classes already counted at a node below it, and returns that set's size.
+func (x *Lattice) rollUp(n Node, t *classTable) int {
+	src := x.sources[0]
+	for _, s := range x.sources[1:] {
+		if s.node.le(n) && s.c.Len() < src.c.Len() {
+			src = s
+		}
+	}
+	c := src.c
+	t.reset()
+	groups := make([][]int32, len(n))
+	mul := make([]uint64, len(n))
+	m := uint64(1)
+	for a, l := range n {
+		groups[a] = x.up[a][src.node[a]][l]
+		mul[a] = m
+		m *= x.radix[a][l]
+	}
+	attrs, sens := c.attrs, c.sensitive
+	for i, cnt := range c.counts {
+		row := c.codes[i*attrs : i*attrs+attrs]
+		var key uint64
+		for a, b := range row {
+			key += uint64(groups[a][b]) * mul[a]
+		}
+		t.add(key, cnt, c.values[i*sens:i*sens+sens])
+	}
+	return c.Len()
+}
+
+// keep saves a roll-up of n as a source for the nodes above it when it is
+// at most a quarter of the set it came from, within the base's size in all.
+func (x *Lattice) keep(n Node, t *classTable, from int) {
+	size := len(t.used)
+	if size > from/4 || x.sourceSpace+size > x.c.Len() {
+		return
+	}
+	c := NewClasses(len(n), t.sensitive)
+	c.codes = make([]int32, 0, size*len(n))
+	c.counts = make([]int64, 0, size)
+	codes := make([]int32, len(n))
+	for _, s := range t.used {
+		k := uint64(t.slots[s].key - 1)
+		for a, l := range n {
+			r := x.radix[a][l]
+			codes[a] = int32(k % r)
+			k /= r
+		}
+		c.Add(codes, int64(t.slots[s].count), t.valuesAt(s))
+	}
+	x.sources = append(x.sources, source{node: slices.Clone(n), c: c})
+	x.sourceSpace += size
+}
+
+// judge computes node's outcome from its classes.
+func (x *Lattice) judge(n Node, m Model, t *classTable) Evaluation {
+	e := Evaluation{Node: slices.Clone(n), People: x.people}
+	attrs := len(n)
+	extra := 0.0 // what withholding costs above the lower bound
+	minSize := int64(math.MaxInt64)
+	for _, s := range t.used {
+		key, cnt := uint64(t.slots[s].key), int64(t.slots[s].count)
+		if m.releases(cnt, t.valuesAt(s)) {
+			e.Released += cnt
+			e.Classes++
+			minSize = min(minSize, cnt)
+			continue
+		}
+		e.Suppressed += cnt
+		k := key - 1
+		cost := 0.0
+		for a, l := range n {
+			r := x.radix[a][l]
+			cost += 1 - x.frac[a][l][k%r]
+			k /= r
+		}
+		extra += float64(cnt) * cost
+	}
+	if x.people > 0 {
+		e.Loss = x.lowerBound(n) + extra/float64(x.people)/float64(attrs)
+	}
+	if e.Released > 0 {
+		e.MaxRisk = 1 / float64(minSize)
+		e.AvgRisk = float64(e.Classes) / float64(e.Released)
+	}
+	e.Meets = float64(e.Suppressed) <= m.MaxSuppressed*float64(x.people)
+	return e
+}
+
+// better orders outcomes that meet the model: least loss, then the lowest
+// node, then the first in lattice order, so that a search and an exhaustive
+// evaluation choose the same node.
+func better(p, q Evaluation) bool {
+	if p.Loss != q.Loss {
+		return p.Loss < q.Loss
+	}
+	if hp, hq := p.Node.height(), q.Node.height(); hp != hq {
+		return hp < hq
+	}
+	return slices.Compare(p.Node, q.Node) < 0
+}
+
+// Outcome is what a search found.
+type Outcome struct {
+	Evaluation      // the node chosen; Meets is false when no node meets the model
+	Nodes      int  // in the lattice
+	Evaluated  int  // rolled up
+	Pruned     int  // decided without a roll-up: by the bound or by a failed node above
+}
+
+// Search finds the node of least loss that meets m.
+//
+// Two properties prune the lattice. The privacy model is monotone: if a
+// node withholds more than the budget, so does every node below it (its
+// classes only split), so a node below a failed one fails unevaluated. And
+// a node's loss is at least its lower bound, which only grows upwards: the
+// nodes are visited in the order of their bound, and once the bound reaches
+// the best loss found, no node left can beat it.
+func (x *Lattice) Search(m Model) Outcome {
+	nodes := x.Nodes()
+	bound := make(map[string]float64, len(nodes))
+	for _, n := range nodes {
+		bound[string(n)] = x.lowerBound(n)
+	}
+	slices.SortStableFunc(nodes, func(p, q Node) int {
+		bp, bq := bound[string(p)], bound[string(q)]
+		switch {
+		case bp < bq:
+			return -1
+		case bp > bq:
+			return 1
+		}
+		return 0
+	})
+	out := Outcome{Nodes: len(nodes)}
+	var best Evaluation
+	var failed []Node // maximal failed nodes
+	// Roll-ups run on every core, a batch of the next candidates at a time;
+	// their outcomes are taken in order, so the choice is the one a single
+	// core would make (a candidate the batch's earlier outcomes would have
+	// pruned fails, or loses, anyway).
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	tables := make([]*classTable, workers)
+	for i := range tables {
+		tables[i] = newClassTable(x.c.Len(), x.c.sensitive)
+	}
+	results := make([]Evaluation, workers)
+	froms := make([]int, workers)
+	for i := 0; i < len(nodes); {
+		var batch []Node
+		stop := false
+		for ; i < len(nodes) && len(batch) < workers; i++ {
+			n := nodes[i]
+			if best.Meets && bound[string(n)] > best.Loss {
+				stop = true
+				break
+			}
+			if slices.ContainsFunc(failed, n.le) {
+				out.Pruned++
+				continue
+			}
+			batch = append(batch, n)
+		}
+		var wg sync.WaitGroup
+		for w, n := range batch {
+			wg.Go(func() {
+				froms[w] = x.rollUp(n, tables[w])
+				results[w] = x.judge(n, m, tables[w])
+			})
+		}
+		wg.Wait()
+		for w, e := range results[:len(batch)] {
+			out.Evaluated++
+			x.keep(e.Node, tables[w], froms[w])
+			if !e.Meets {
+				failed = slices.DeleteFunc(failed, func(f Node) bool { return f.le(e.Node) })
+				failed = append(failed, e.Node)
+				continue
+			}
+			if !best.Meets || better(e, best) {
+				best = e
+			}
+		}
+		if stop {
+			out.Pruned += len(nodes) - i
+			break
+		}
+	}
+	if !best.Meets {
+		// Nothing meets the model: everyone is withheld.
+		top := make(Node, len(x.hs))
+		for a, h := range x.hs {
+			top[a] = uint8(len(h.Levels) - 1)
+		}
+		best = x.Evaluate(top, m)
+		best.Meets = false
+		best.Released, best.Suppressed, best.Classes, best.MaxRisk, best.AvgRisk = 0, x.people, 0, 0, 0
+		best.Loss = 1
+	}
+	out.Evaluation = best
+	return out
+}
+
+// Release is the decision for one node: which of its classes are released.
+type Release struct {
+	hs   []Hierarchy
+	node Node
+	mul  []uint64
+	keep map[uint64]struct{}
+}
+
+// Release returns node's decision under m: with meets false, nothing is released.
+func (x *Lattice) Release(n Node, m Model, meets bool) *Release {
+	r := &Release{hs: x.hs, node: slices.Clone(n), mul: make([]uint64, len(n)), keep: map[uint64]struct{}{}}
+	mul := uint64(1)
+	for a, l := range n {
+		r.mul[a] = mul
+		mul *= x.radix[a][l]
+	}
+	if !meets {
+		return r
+	}
+	t := newClassTable(x.c.Len(), x.c.sensitive)
+	x.rollUp(n, t)
+	for _, s := range t.used {
+		if m.releases(int64(t.slots[s].count), t.valuesAt(s)) {
+			r.keep[uint64(t.slots[s].key-1)] = struct{}{}
+		}
+	}
+	return r
+}
+
+// Labels writes into dst the released labels of a person with base codes,
+// and reports whether the person is released.
+func (r *Release) Labels(codes []int32, dst []string) bool {
+	var key uint64
+	for a, l := range r.node {
+		key += uint64(r.hs[a].Levels[l].Group[codes[a]]) * r.mul[a]
+	}
+	if _, ok := r.keep[key]; !ok {
+		return false
+	}
+	for a, l := range r.node {
+		lv := r.hs[a].Levels[l]
+		dst[a] = lv.Labels[lv.Group[codes[a]]]
+	}
+	return true
+}
+
+// classTable is an open-addressing hash table of classes: a node's roll-up of a
+// million classes runs in milliseconds, where a Go map would allocate. A
+// slot's key and count share a cache line.
+type classTable struct {
+	slots     []slot
+	used      []int32  // the slots taken, in the order taken
+	values    []uint32 // sensitive per slot
+	sensitive int
+	mask      uint64
+	shift     uint // Fibonacci hashing: the product's top bits index the slots
+}
+
+// slot is 8 bytes: a roll-up is bound by memory latency, one random access
+// per class, and the smaller the table the more of it stays in cache.
+type slot struct {
+	key   uint32 // key+1; 0 is an empty slot
+	count uint32
+}
+
+func newClassTable(classes, sensitive int) *classTable {
+	size, bits := 1, uint(0)
+	for size < 2*classes+16 {
+		size <<= 1
+		bits++
+	}
+	return &classTable{slots: make([]slot, size), values: make([]uint32, size*sensitive), sensitive: sensitive,
+		mask: uint64(size - 1), shift: 64 - bits}
+}
+
+func (t *classTable) valuesAt(s int32) []uint32 {
+	i := int(s) * t.sensitive
+	return t.values[i : i+t.sensitive]
+}
+
+// reset empties the table, slot by slot when few were taken: the
+// roll-ups of coarse nodes take a few hundred of millions of slots.
+func (t *classTable) reset() {
+	if len(t.used) > len(t.slots)/8 {
+		clear(t.slots)
+		clear(t.values)
+	} else {
+		for _, s := range t.used {
+			t.slots[s] = slot{}
+			clear(t.valuesAt(s))
+		}
+	}
+	t.used = t.used[:0]
+}
+
+func (t *classTable) add(k uint64, n int64, values []uint32) {
+	key := uint32(k + 1)
+	s := (uint64(key) * 0x9E3779B97F4A7C15) >> t.shift
+	for t.slots[s].key != 0 && t.slots[s].key != key {
+		s = (s + 1) & t.mask
+	}
+	sl := &t.slots[s]
+	if sl.key == 0 {
+		sl.key = key
+		t.used = append(t.used, int32(s))
+	}
+	sl.count += uint32(n)
+	if t.sensitive > 0 {
+		v := t.values[int(s)*t.sensitive:]
+		for i, x := range values {
+			v[i] |= x
+		}
+	}
+}
