@@ -17,6 +17,7 @@ type nucleoRecord struct {
 	StatoDomanda          string      `json:"stato_domanda"`
 	DataPresentazione     string      `json:"data_presentazione"`
 	DataDecorrenza        *string     `json:"data_decorrenza"`
+	DataCessazione        *string     `json:"data_cessazione"` // the benefit's last day, once it has ended
 	Isee                  json.Number `json:"isee"`
 	RedditoFamiliare      json.Number `json:"reddito_familiare"`
 	PatrimonioMobiliare   json.Number `json:"patrimonio_mobiliare"`
@@ -33,7 +34,7 @@ var nucleoKind = &feed.Kind{
 	Key:  protocolKey,
 	Columns: []feed.Column{
 		{Name: "stato_domanda", Type: "text"}, {Name: "data_presentazione", Type: "date"}, {Name: "data_decorrenza", Type: "date"},
-		{Name: "isee", Type: "numeric(12,2)"}, {Name: "reddito_familiare", Type: "numeric(12,2)"},
+		{Name: "data_cessazione", Type: "date"}, {Name: "isee", Type: "numeric(12,2)"}, {Name: "reddito_familiare", Type: "numeric(12,2)"},
 		{Name: "patrimonio_mobiliare", Type: "numeric(12,2)"}, {Name: "patrimonio_immobiliare", Type: "numeric(12,2)"},
 		{Name: "data_dsu", Type: "date"}, {Name: "importo_beneficio", Type: "numeric(10,2)"},
 		{Name: "comune_residenza", Type: "text"}, {Name: "indirizzo", Type: "text"}, {Name: "cap", Type: "text"},
@@ -82,7 +83,15 @@ func decodeNucleo(_ string, dati []byte) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := []any{d.StatoDomanda, filed, from}
+	until, err := feed.OptionalDate("data_cessazione", d.DataCessazione)
+	if err != nil {
+		return nil, err
+	}
+	// A benefit ends after it starts: one without a start has no end.
+	if until != nil && (from == nil || until.Before(*from)) {
+		return nil, feed.Refuse("data_cessazione", "invalid")
+	}
+	v := []any{d.StatoDomanda, filed, from, until}
 	for _, m := range []struct {
 		field string
 		n     json.Number
@@ -140,17 +149,17 @@ func applyNucleo(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Re
 		return 0, nil, err
 	}
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO nucleo (protocollo_domanda, stato_domanda, data_presentazione, data_decorrenza, isee, reddito_familiare,
+		INSERT INTO nucleo (protocollo_domanda, stato_domanda, data_presentazione, data_decorrenza, data_cessazione, isee, reddito_familiare,
 			patrimonio_mobiliare, patrimonio_immobiliare, data_dsu, importo_beneficio, comune_residenza, indirizzo, cap,
 			fonte_il, fonte_seq, aggiornato_il)
-		SELECT s.chiave, s.stato_domanda, s.data_presentazione, s.data_decorrenza, s.isee, s.reddito_familiare,
+		SELECT s.chiave, s.stato_domanda, s.data_presentazione, s.data_decorrenza, s.data_cessazione, s.isee, s.reddito_familiare,
 			s.patrimonio_mobiliare, s.patrimonio_immobiliare, s.data_dsu, s.importo_beneficio, s.comune_residenza,
 			s.indirizzo, s.cap, s.il, s.seq, now()
 		FROM `+stage+` s WHERE NOT s.ritirato
 		ORDER BY s.chiave
 		ON CONFLICT (protocollo_domanda) DO UPDATE SET stato_domanda = EXCLUDED.stato_domanda,
 			data_presentazione = EXCLUDED.data_presentazione, data_decorrenza = EXCLUDED.data_decorrenza,
-			isee = EXCLUDED.isee, reddito_familiare = EXCLUDED.reddito_familiare,
+			data_cessazione = EXCLUDED.data_cessazione, isee = EXCLUDED.isee, reddito_familiare = EXCLUDED.reddito_familiare,
 			patrimonio_mobiliare = EXCLUDED.patrimonio_mobiliare, patrimonio_immobiliare = EXCLUDED.patrimonio_immobiliare,
 			data_dsu = EXCLUDED.data_dsu, importo_beneficio = EXCLUDED.importo_beneficio,
 			comune_residenza = EXCLUDED.comune_residenza, indirizzo = EXCLUDED.indirizzo, cap = EXCLUDED.cap,

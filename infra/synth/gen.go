@@ -142,6 +142,7 @@ type household struct {
 	stato          int
 	presentazione  day
 	decorrenza     day
+	cessazione     day // the benefit's last day, for DECADUTA and TERMINATA
 	dsu            day
 	isee, reddito  cents
 	patMob, patImm cents
@@ -285,6 +286,12 @@ func (g *gen) household(h *household, id int64, next *ids) {
 	if h.stato != 1 { // not IN_ISTRUTTORIA: the benefit starts the month after
 		y, m, _ := ymd(h.presentazione)
 		h.decorrenza = daysFrom(y, m+1, 1)
+	}
+	// An ended benefit ran for some months (from the id: no draw, so every
+	// other value generated stays as it was) and stopped before today.
+	h.cessazione = noDay
+	if h.stato == 3 || h.stato == 4 {
+		h.cessazione = max(h.decorrenza, min(h.decorrenza+day(30+h.id%540), today-1))
 	}
 	h.dsu = h.presentazione - day(r.intn(61))
 	h.isee = cents(min(r.intn(936001), r.intn(936001)))

@@ -71,7 +71,7 @@ func appendPadded(b []byte, n int64, width int) []byte {
 type nucleoTable struct {
 	id                               int64
 	protocollo, stato                string
-	pres, dec, dsu                   day
+	pres, dec, fine, dsu             day
 	isee, reddito, patMob, patImm    cents
 	importo                          cents
 	comune, indirizzo, cap, servizio string
@@ -83,13 +83,13 @@ func newNucleoTable() *nucleoTable { return &nucleoTable{} }
 func (t *nucleoTable) name() string { return tNucleo }
 
 func (t *nucleoTable) columns() []string {
-	return []string{"id", "protocollo_domanda", "stato_domanda", "data_presentazione", "data_decorrenza",
+	return []string{"id", "protocollo_domanda", "stato_domanda", "data_presentazione", "data_decorrenza", "data_cessazione",
 		"isee", "reddito_familiare", "patrimonio_mobiliare", "patrimonio_immobiliare", "data_dsu",
 		"importo_beneficio", "comune_residenza", "indirizzo", "cap", "servizio_competente"}
 }
 
 func (t *nucleoTable) values() []any {
-	return []any{&t.id, &t.protocollo, &t.stato, &t.pres, &t.dec, &t.isee, &t.reddito, &t.patMob,
+	return []any{&t.id, &t.protocollo, &t.stato, &t.pres, &t.dec, &t.fine, &t.isee, &t.reddito, &t.patMob,
 		&t.patImm, &t.dsu, &t.importo, &t.comune, &t.indirizzo, &t.cap, &t.servizio}
 }
 
@@ -105,7 +105,7 @@ func (t *nucleoTable) fill(h *household, _ int) error {
 	t.buf = appendPadded(t.buf, h.id, 9)
 	t.protocollo = string(t.buf)
 	t.stato = statiDomanda[h.stato]
-	t.pres, t.dec, t.dsu = h.presentazione, h.decorrenza, h.dsu
+	t.pres, t.dec, t.fine, t.dsu = h.presentazione, h.decorrenza, h.cessazione, h.dsu
 	t.isee, t.reddito, t.patMob, t.patImm, t.importo = h.isee, h.reddito, h.patMob, h.patImm, h.importo
 	t.comune = c.istat
 	t.buf = append(t.buf[:0], streets[h.street]...)
