@@ -34,6 +34,21 @@ type exportItem struct {
 	RigheSoppresse *int64  `json:"righe_soppresse"`
 	K              *int    `json:"k"`
 	ScaricatoIl    *string `json:"scaricato_il"`
+	Modello        struct {
+		K           int               `json:"k"`
+		Soppressione float64          `json:"soppressione_massima"`
+		L           int               `json:"l"`
+		Nodo        map[string]string `json:"nodo"`
+		Rispettato  bool              `json:"rispettato"`
+		Persone     int64             `json:"persone"`
+		Soppresse   int64             `json:"soppresse"`
+		Perdita     struct {
+			Valore float64 `json:"valore"`
+		} `json:"perdita"`
+		Rischio struct {
+			Massimo float64 `json:"massimo"`
+		} `json:"rischio"`
+	} `json:"modello"`
 }
 
 func today() string { return time.Now().In(rome).Format(time.DateOnly) }
@@ -138,9 +153,13 @@ func TestExportMicrodata(t *testing.T) {
 	if it.Righe == nil || int(*it.Righe) != len(rows) || it.K == nil || *it.K != 5 {
 		t.Fatalf("listing says %v rows, k %v; the file has %d", it.Righe, it.K, len(rows))
 	}
-	// Everyone is counted: released or suppressed.
+	// Everyone of the period is counted: released or suppressed. The
+	// period's people are those of households whose benefit was active on
+	// some day of it (docs/anonymisation.md#the-period).
 	var persons int64
-	if err := h.DB.QueryRow(context.Background(), `SELECT count(*) FROM componente m JOIN nucleo n ON n.id = m.nucleo_id WHERE n.data_presentazione <= current_date`).Scan(&persons); err != nil {
+	if err := h.DB.QueryRow(context.Background(), `
+		SELECT count(*) FROM componente m JOIN nucleo n ON n.id = m.nucleo_id
+		WHERE n.data_decorrenza <= $2::date AND coalesce(n.data_cessazione, 'infinity') >= $1::date`, daysAgo(300), today()).Scan(&persons); err != nil {
 		t.Fatal(err)
 	}
 	if *it.Righe+*it.RigheSoppresse != persons {
@@ -172,25 +191,24 @@ func TestExportMicrodata(t *testing.T) {
 		}
 	}
 	q.Close()
-	classes := map[string]int{}
 	for _, row := range rows {
 		for _, f := range row {
 			if identifiers[f] || cfPattern.MatchString(f) {
 				t.Fatalf("the export holds a direct identifier")
 			}
 		}
-		classes[strings.Join(row[1:8], "|")]++
 	}
-	// Each released row generalises its own person's data, computed here
-	// independently of the function's SQL.
-	checkGeneralisation(t, "MLPS", rows)
+	// Each released row generalises its own person's data at the levels
+	// the manifest names, computed here independently of the function.
+	if it.Modello.K != 5 || len(it.Modello.Nodo) != 7 || !it.Modello.Rispettato {
+		t.Fatalf("the listing's model: %+v", it.Modello)
+	}
+	checkGeneralisation(t, "MLPS", rows, it.Modello.Nodo)
+	checkPrivacy(t, header, rows, 5, 0, nil)
+	if float64(*it.RigheSoppresse) > 0.05*float64(persons) {
+		t.Errorf("%d of %d withheld, over the 5%% budget", *it.RigheSoppresse, persons)
+	}
 
-	// k-anonymity over the quasi-identifiers.
-	for c, n := range classes {
-		if n < 5 {
-			t.Fatalf("class %s has %d rows, k = 5", c, n)
-		}
-	}
 
 	// Downloaded once: the file is gone, a second download is 410, a receipt is signed.
 	assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok}), http.StatusGone)
@@ -236,8 +254,10 @@ func TestExportMicrodata(t *testing.T) {
 }
 
 // checkGeneralisation finds each row's person through the recipient's
-// pseudonym key and checks its quasi-identifiers against the person's data.
-func checkGeneralisation(t *testing.T, org string, rows [][]string) {
+// pseudonym key and checks its quasi-identifiers against the person's data
+// generalised at the levels node names, with the levels' rules written out
+// here, independently of the function's hierarchies.
+func checkGeneralisation(t *testing.T, org string, rows [][]string, node map[string]string) {
 	t.Helper()
 	cfg := h.Config // the functions' own settings
 	master, err := cfg.Secrets.Get("export-pseudonym-key", "EXPORT_PSEUDONYM_KEY")
@@ -253,6 +273,12 @@ func checkGeneralisation(t *testing.T, org string, rows [][]string) {
 	for _, c := range strings.Fields("AUT BEL BGR HRV CYP CZE DNK EST FIN FRA DEU GRC HUN IRL LVA LTU LUX MLT NLD POL PRT ROU SVK SVN ESP SWE") {
 		eu[c] = true
 	}
+	nuts1 := map[string]string{}
+	for area, regions := range map[string]string{"ITC": "01 02 03 07", "ITH": "04 05 06 08", "ITI": "09 10 11 12", "ITF": "13 14 15 16 17 18", "ITG": "19 20"} {
+		for _, r := range strings.Fields(regions) {
+			nuts1[r] = area
+		}
+	}
 	band := func(v float64, limits []float64, labels []string) string {
 		for i, l := range limits {
 			if v < l {
@@ -261,7 +287,20 @@ func checkGeneralisation(t *testing.T, org string, rows [][]string) {
 		}
 		return labels[len(labels)-1]
 	}
-	want := map[string][]string{} // pseudonym → province, region, sex, age, citizenship, isee, benefit, month
+	span := func(age, width, open int) string {
+		if age >= open {
+			return fmt.Sprintf("%d+", open)
+		}
+		return fmt.Sprintf("%d-%d", age/width*width, age/width*width+width-1)
+	}
+	level := func(attr string, labels map[string]string) string {
+		l, ok := labels[node[attr]]
+		if !ok {
+			t.Fatalf("%s at level %q: no such level", attr, node[attr])
+		}
+		return l
+	}
+	want := map[string][]string{} // pseudonym → territory, sex, age, citizenship, isee, benefit, month
 	q, err := h.DB.Query(context.Background(), `
 		SELECT m.cf_canonico, c.provincia, c.regione, m.sesso, m.data_nascita, m.cittadinanza, n.isee::float8, n.importo_beneficio::float8, n.data_presentazione
 		FROM componente m JOIN nucleo n ON n.id = m.nucleo_id JOIN comune c ON c.codice_istat = n.comune_residenza`)
@@ -279,20 +318,32 @@ func checkGeneralisation(t *testing.T, org string, rows [][]string) {
 		if end.Month() < born.Month() || end.Month() == born.Month() && end.Day() < born.Day() {
 			age--
 		}
-		ageBand := "75+"
-		if age < 75 {
-			ageBand = fmt.Sprintf("%d-%d", age/5*5, age/5*5+4)
-		}
 		citizenship := "EXTRA_UE"
 		if cit == "ITA" {
 			citizenship = "IT"
 		} else if eu[cit] {
 			citizenship = "UE"
 		}
-		want[pseud.Of(cf)] = []string{prov, "REGIONE-" + reg, sex, ageBand, citizenship,
-			band(isee, []float64{3000, 6000, 9360}, []string{"0-2999", "3000-5999", "6000-9359", "9360+"}),
-			band(benefit, []float64{250, 500, 750, 1000}, []string{"0-249", "250-499", "500-749", "750-999", "1000+"}),
-			presented.Format("2006-01")}
+		abroad := "ESTERO"
+		if cit == "ITA" {
+			abroad = "IT"
+		}
+		m := int(presented.Month())
+		want[pseud.Of(cf)] = []string{
+			level("territorio", map[string]string{"provincia": prov, "regione": "REGIONE-" + reg, "macroarea (NUTS 1)": nuts1[reg], "Italia": "ITALIA"}),
+			level("sesso", map[string]string{"valore": sex, "tutti": "*"}),
+			level("fascia_eta", map[string]string{"5 anni": span(age, 5, 75), "10 anni": span(age, 10, 70), "20 anni": span(age, 20, 60), "tutti": "*"}),
+			level("cittadinanza", map[string]string{"IT/UE/EXTRA_UE": citizenship, "IT/ESTERO": abroad, "tutti": "*"}),
+			level("fascia_isee", map[string]string{
+				"fine":  band(isee, []float64{3000, 6000, 9360}, []string{"0-2999", "3000-5999", "6000-9359", "9360+"}),
+				"ampia": band(isee, []float64{6000}, []string{"0-5999", "6000+"}), "tutti": "*"}),
+			level("fascia_beneficio", map[string]string{
+				"fine":  band(benefit, []float64{250, 500, 750, 1000}, []string{"0-249", "250-499", "500-749", "750-999", "1000+"}),
+				"ampia": band(benefit, []float64{500}, []string{"0-499", "500+"}), "tutti": "*"}),
+			level("mese_presentazione", map[string]string{"mese": presented.Format("2006-01"),
+				"trimestre": fmt.Sprintf("%d-T%d", presented.Year(), (m+2)/3), "semestre": fmt.Sprintf("%d-S%d", presented.Year(), (m+5)/6),
+				"anno": strconv.Itoa(presented.Year()), "tutti": "*"}),
+		}
 	}
 	q.Close()
 	for _, row := range rows {
@@ -300,11 +351,57 @@ func checkGeneralisation(t *testing.T, org string, rows [][]string) {
 		if !ok {
 			t.Fatal("a row's pseudonym matches no person under the recipient's key")
 		}
-		if row[1] != w[0] && row[1] != w[1] {
-			t.Fatalf("territory %s, the person lives in %s (%s)", row[1], w[0], w[1])
+		if got := strings.Join(row[1:8], ","); got != strings.Join(w, ",") {
+			t.Fatalf("quasi-identifiers %s, the person's data generalise to %s at %v", got, strings.Join(w, ","), node)
 		}
-		if got := strings.Join(row[2:8], ","); got != strings.Join(w[2:], ",") {
-			t.Fatalf("quasi-identifiers %s, the person's data generalise to %s", got, strings.Join(w[2:], ","))
+	}
+}
+
+// checkPrivacy checks a released file against its model, knowing nothing
+// of how it was made: every combination of the quasi-identifiers is shared
+// by at least k rows, and, with l > 1, holds at least l distinct values of
+// each sensitive column.
+func checkPrivacy(t *testing.T, header []string, rows [][]string, k, l int, sensitive []string) {
+	t.Helper()
+	qi := []string{"territorio", "sesso", "fascia_eta", "cittadinanza", "fascia_isee", "fascia_beneficio", "mese_presentazione"}
+	col := func(name string) int {
+		i := slices.Index(header, name)
+		if i < 0 {
+			t.Fatalf("no column %s in %v", name, header)
+		}
+		return i
+	}
+	type class struct {
+		n      int
+		values []map[string]bool
+	}
+	classes := map[string]*class{}
+	for _, row := range rows {
+		key := make([]string, len(qi))
+		for i, name := range qi {
+			key[i] = row[col(name)]
+		}
+		c := classes[strings.Join(key, "|")]
+		if c == nil {
+			c = &class{}
+			for range sensitive {
+				c.values = append(c.values, map[string]bool{})
+			}
+			classes[strings.Join(key, "|")] = c
+		}
+		c.n++
+		for i, name := range sensitive {
+			c.values[i][row[col(name)]] = true
+		}
+	}
+	for key, c := range classes {
+		if c.n < k {
+			t.Fatalf("class %s has %d rows, k = %d", key, c.n, k)
+		}
+		for i, name := range sensitive {
+			if l > 1 && len(c.values[i]) < l {
+				t.Fatalf("class %s has %d distinct %s, l = %d", key, len(c.values[i]), name, l)
+			}
 		}
 	}
 }

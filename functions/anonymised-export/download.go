@@ -81,6 +81,9 @@ type receiptBody struct {
 	Byte        int64     `json:"byte"`
 	Righe       int64     `json:"righe"`
 	ScaricatoIl time.Time `json:"scaricato_il"`
+	// Modello is the disclosure control the file was made under: the
+	// privacy model, the node chosen, its loss and re-identification risk.
+	Modello json.RawMessage `json:"modello,omitempty"`
 }
 
 // complete records the download with its signed receipt, then removes the
@@ -88,7 +91,7 @@ type receiptBody struct {
 // has the whole file by now, so a failure to reach PostgreSQL is retried
 // while the claim surely holds.
 func (x *exporter) complete(ctx context.Context, r *http.Request, it item, c *claim) (bool, error) {
-	rb := receiptBody{IDExport: it.IDExport, SHA256: c.sum, Byte: c.size, ScaricatoIl: time.Now().UTC().Truncate(time.Second)}
+	rb := receiptBody{IDExport: it.IDExport, SHA256: c.sum, Byte: c.size, ScaricatoIl: time.Now().UTC().Truncate(time.Second), Modello: it.Modello}
 	if it.Righe != nil {
 		rb.Righe = *it.Righe
 	}
@@ -140,7 +143,7 @@ func (x *exporter) receipt(w http.ResponseWriter, r *http.Request) error {
 	if jws == nil || it.ScaricatoIl == nil {
 		return problem.New(problem.NotFound, "no receipt: the export has not been downloaded")
 	}
-	out := receipt{receiptBody: receiptBody{IDExport: it.IDExport, SHA256: *sum, Byte: *size, ScaricatoIl: it.ScaricatoIl.UTC()}, Firma: *jws}
+	out := receipt{receiptBody: receiptBody{IDExport: it.IDExport, SHA256: *sum, Byte: *size, ScaricatoIl: it.ScaricatoIl.UTC(), Modello: it.Modello}, Firma: *jws}
 	if it.Righe != nil {
 		out.Righe = *it.Righe
 	}

@@ -2,9 +2,12 @@ package function
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/rdc-interop/faas/shared/auth"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/disclosure"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/problem"
@@ -59,6 +63,87 @@ type exportRequest struct {
 	Periodo *period `json:"periodo"`
 	// Formato is optional: the recipient's configured format, else gzip CSV.
 	Formato string `json:"formato"`
+	// The privacy model of microdata, each optional: the recipient's k and
+	// suppression budget (export_destinatario), no ℓ-diversity.
+	K                   *int        `json:"k"`
+	SoppressioneMassima *float64    `json:"soppressione_massima"`
+	LDiversita          *lDiversity `json:"l_diversita"`
+}
+
+type lDiversity struct {
+	L         int      `json:"l"`
+	Attributi []string `json:"attributi"`
+}
+
+// model checks the privacy model asked for against the recipient's
+// defaults: a k below the recipient's (never below 3), a budget outside
+// [0, 20%], an unknown sensitive attribute or an ℓ it cannot reach.
+func (q exportRequest) model(def privacy) (privacy, []problem.FieldError) {
+	pm := def
+	var fields []problem.FieldError
+	if q.Tipo == tipoAggregati && (q.K != nil || q.SoppressioneMassima != nil || q.LDiversita != nil) {
+		return pm, []problem.FieldError{{Field: "k", Code: "invalid", Detail: "k, soppressione_massima and l_diversita are for microdati"}}
+	}
+	if q.K != nil {
+		switch {
+		case *q.K < disclosure.MinK:
+			fields = append(fields, problem.FieldError{Field: "k", Code: "invalid", Detail: fmt.Sprintf("at least %d", disclosure.MinK)})
+		case *q.K < def.K:
+			fields = append(fields, problem.FieldError{Field: "k", Code: "invalid", Detail: fmt.Sprintf("at least the recipient's k, %d", def.K)})
+		default:
+			pm.K = *q.K
+		}
+	}
+	if q.SoppressioneMassima != nil {
+		if v := *q.SoppressioneMassima; !(v >= 0 && v <= disclosure.MaxBudget) {
+			fields = append(fields, problem.FieldError{Field: "soppressione_massima", Code: "invalid", Detail: fmt.Sprintf("a share of the people in [0, %v]", disclosure.MaxBudget)})
+		} else {
+			pm.MaxSuppressed = v
+		}
+	}
+	if d := q.LDiversita; d != nil {
+		if d.L < 2 {
+			fields = append(fields, problem.FieldError{Field: "l_diversita.l", Code: "invalid", Detail: "at least 2"})
+		}
+		if len(d.Attributi) == 0 {
+			fields = append(fields, problem.FieldError{Field: "l_diversita.attributi", Code: "required", Detail: "the sensitive attributes, among " + strings.Join(sensitiveNames(), ", ")})
+		}
+		seen := map[string]bool{}
+		for _, a := range d.Attributi {
+			attr, ok := sensitiveAttributes[a]
+			switch {
+			case !ok:
+				fields = append(fields, problem.FieldError{Field: "l_diversita.attributi", Code: "invalid", Detail: "unknown attribute; the sensitive attributes are " + strings.Join(sensitiveNames(), ", ")})
+			case seen[a]:
+				fields = append(fields, problem.FieldError{Field: "l_diversita.attributi", Code: "invalid", Detail: "an attribute named twice"})
+			case d.L > attr.values:
+				fields = append(fields, problem.FieldError{Field: "l_diversita.l", Code: "invalid", Detail: fmt.Sprintf("%s has %d values", a, attr.values)})
+			}
+			seen[a] = true
+		}
+		if len(fields) == 0 {
+			pm.L, pm.Sensitive = d.L, slices.Clone(d.Attributi)
+			slices.Sort(pm.Sensitive)
+		}
+	}
+	return pm, fields
+}
+
+func sensitiveNames() []string {
+	names := slices.Collect(maps.Keys(sensitiveAttributes))
+	slices.Sort(names)
+	return names
+}
+
+// recipientModel is a recipient's default privacy model.
+func (x *exporter) recipientModel(ctx context.Context, org string) (privacy, error) {
+	pm := privacy{Model: disclosure.Model{K: 5, MaxSuppressed: 0.05}}
+	err := x.db.QueryRow(ctx, `SELECT k, soppressione_massima::float8 FROM export_destinatario WHERE org = $1`, org).Scan(&pm.K, &pm.MaxSuppressed)
+	if err != nil && !db.NoRows(err) {
+		return pm, fmt.Errorf("read recipient settings: %w", err)
+	}
+	pm.K = max(pm.K, disclosure.MinK)
+	return pm, nil
 }
 
 const (
@@ -117,7 +202,15 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j := job{org: rc.org, client: claims.Subject, tipo: in.Tipo, formato: in.Formato, da: da, a: a}
+	def, err := x.recipientModel(r.Context(), rc.org)
+	if err != nil {
+		return err
+	}
+	pm, fields := in.model(def)
+	if len(fields) > 0 {
+		return problem.Fields(fields)
+	}
+	j := job{org: rc.org, client: claims.Subject, tipo: in.Tipo, formato: in.Formato, da: da, a: a, privacy: pm}
 	res, replayed, err := x.enqueue(r.Context(), j, key, func(b *pgx.Batch, id string, status int) {
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "export-request", Outcome: "queued:" + id, Status: status}))
 	})
@@ -135,6 +228,7 @@ func (x *exporter) request(w http.ResponseWriter, r *http.Request) error {
 type job struct {
 	org, client, tipo, formato string
 	da, a                      civil.Date
+	privacy                    privacy // frozen with the export
 }
 
 // heartbeat is how often a running job shows it is alive; a job silent for
@@ -175,10 +269,11 @@ func (x *exporter) enqueue(ctx context.Context, j job, key idempotency.Key, trac
 		}
 		b := &pgx.Batch{}
 		b.Queue(`
-			INSERT INTO export (id, org, client_id, tipo, da, a, stato, formato)
+			INSERT INTO export (id, org, client_id, tipo, da, a, stato, formato, k, soppressione_massima, l, sensibili)
 			VALUES ($1, $2, $3, $4, $5, $6, 'IN_CODA',
-			        coalesce(nullif($7, ''), (SELECT formato FROM export_destinatario WHERE org = $2), '`+formatCSV+`'))`,
-			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time(), j.formato)
+			        coalesce(nullif($7, ''), (SELECT formato FROM export_destinatario WHERE org = $2), '`+formatCSV+`'),
+			        $8, $9, nullif($10, 0), $11)`,
+			id, j.org, j.client, j.tipo, j.da.Time(), j.a.Time(), j.formato, j.privacy.K, j.privacy.MaxSuppressed, j.privacy.L, j.privacy.Sensitive)
 		key.Complete(b, id)
 		trace(b, id, http.StatusAccepted)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -246,18 +341,21 @@ func withinQuota(ctx context.Context, tx pgx.Tx, org string) error {
 
 // item is an export as its recipient sees it.
 type item struct {
-	IDExport       string     `json:"id_export"`
-	Tipo           string     `json:"tipo"`
-	Periodo        periodOut  `json:"periodo"`
-	Stato          string     `json:"stato"`
-	Progresso      int64      `json:"progresso"`
-	Righe          *int64     `json:"righe"`
-	RigheSoppresse *int64     `json:"righe_soppresse"`
-	K              *int       `json:"k"`
-	Formato        string     `json:"formato"`
-	CreatoIl       time.Time  `json:"creato_il"`
-	ScadeIl        *time.Time `json:"scade_il"`
-	ScaricatoIl    *time.Time `json:"scaricato_il"`
+	IDExport       string    `json:"id_export"`
+	Tipo           string    `json:"tipo"`
+	Periodo        periodOut `json:"periodo"`
+	Stato          string    `json:"stato"`
+	Progresso      int64     `json:"progresso"`
+	Righe          *int64    `json:"righe"`
+	RigheSoppresse *int64    `json:"righe_soppresse"`
+	K              *int      `json:"k"`
+	// Modello is the disclosure control applied, once the file is ready:
+	// for microdata, the privacy model and the node the search chose.
+	Modello     json.RawMessage `json:"modello,omitempty"`
+	Formato     string          `json:"formato"`
+	CreatoIl    time.Time       `json:"creato_il"`
+	ScadeIl     *time.Time      `json:"scade_il"`
+	ScaricatoIl *time.Time      `json:"scaricato_il"`
 }
 
 type periodOut struct {
@@ -265,13 +363,13 @@ type periodOut struct {
 	A  civil.Date `json:"a"`
 }
 
-const itemColumns = `id::text, tipo, da, a, stato, progresso, righe, righe_soppresse, k, formato, creato_il, scade_il, scaricato_il`
+const itemColumns = `id::text, tipo, da, a, stato, progresso, righe, righe_soppresse, k, modello, formato, creato_il, scade_il, scaricato_il`
 
 func scanItem(row pgx.CollectableRow) (item, error) {
 	var it item
 	var da, a time.Time
 	err := row.Scan(&it.IDExport, &it.Tipo, &da, &a, &it.Stato, &it.Progresso, &it.Righe, &it.RigheSoppresse, &it.K,
-		&it.Formato, &it.CreatoIl, &it.ScadeIl, &it.ScaricatoIl)
+		&it.Modello, &it.Formato, &it.CreatoIl, &it.ScadeIl, &it.ScaricatoIl)
 	it.Periodo = periodOut{Da: civil.Of(da), A: civil.Of(a)}
 	return it, err
 }

@@ -23,12 +23,19 @@ import (
 
 // params are a recipient's settings (export_destinatario, else defaults).
 type params struct {
-	k, version, keepDays int
+	version, keepDays int
 }
 
 // stats are what a generation did, for the manifest and the listing.
 type stats struct {
 	Read, Released, Generalised, Suppressed int64
+}
+
+// outcome is a generated file's account of itself.
+type outcome struct {
+	stats
+	dictionary []column
+	model      map[string]any // the disclosure control applied, for the manifest and the receipt
 }
 
 // run carries out job id, if no other replica took it, and leaves it
@@ -45,15 +52,22 @@ func (x *exporter) run(id string) {
 	defer func() { <-x.slots }()
 	var j job
 	var da, a time.Time
+	var budget float64
+	var l *int
 	err := x.db.QueryRow(ctx, `
 		UPDATE export SET stato = 'IN_CORSO', aggiornato_il = now() WHERE id = $1 AND stato = 'IN_CODA'
-		RETURNING org, client_id, tipo, formato, da, a`, id).Scan(&j.org, &j.client, &j.tipo, &j.formato, &da, &a)
+		RETURNING org, client_id, tipo, formato, da, a, k, soppressione_massima::float8, l, coalesce(sensibili, '{}')`, id).
+		Scan(&j.org, &j.client, &j.tipo, &j.formato, &da, &a, &j.privacy.K, &budget, &l, &j.privacy.Sensitive)
 	if db.NoRows(err) {
 		return
 	}
 	if err != nil {
 		x.log.Error("export: could not start the job; it will be taken as dead and may be asked again", "id_export", id, "err", err)
 		return
+	}
+	j.privacy.MaxSuppressed = budget
+	if l != nil {
+		j.privacy.L = *l
 	}
 	j.da, j.a = civil.Of(da), civil.Of(a)
 	if err := x.generate(ctx, id, j); err != nil {
@@ -66,13 +80,16 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	if err != nil {
 		return err
 	}
-	p := params{k: 5, version: 1, keepDays: 7}
-	err = x.db.QueryRow(ctx, `SELECT k, versione_chiave, giorni_conservazione FROM export_destinatario WHERE org = $1`, j.org).
-		Scan(&p.k, &p.version, &p.keepDays)
+	p := params{version: 1, keepDays: 7}
+	err = x.db.QueryRow(ctx, `SELECT versione_chiave, giorni_conservazione FROM export_destinatario WHERE org = $1`, j.org).
+		Scan(&p.version, &p.keepDays)
 	if err != nil && !db.NoRows(err) {
 		return fmt.Errorf("read recipient settings: %w", err)
 	}
-	p.k = max(p.k, disclosure.MinK)
+	if err := j.privacy.Check(); err != nil {
+		// Checked when asked for; a row changed by hand must not release.
+		return err
+	}
 
 	// Progress, and the heartbeat that tells other replicas the job lives.
 	var progress atomic.Int64
@@ -95,8 +112,7 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	// The file streams from PostgreSQL through the anonymisation into MinIO:
 	// no more than a row and an upload part are in memory at once.
 	pr, pw := io.Pipe()
-	var st stats
-	var dictionary []column
+	var res outcome
 	done := make(chan error, 1)
 	go func() {
 		var err error
@@ -107,11 +123,9 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 				err = perr
 				break
 			}
-			dictionary = microdataColumns
-			st, err = x.microdata(ctx, pw, j.formato, j, rc, p.k, pseud, &progress)
+			res, err = x.microdata(ctx, pw, j.formato, j, rc, j.privacy, pseud, &progress)
 		case tipoAggregati:
-			dictionary = aggregateColumns
-			st, err = x.aggregates(ctx, pw, j.formato, j, rc, &progress)
+			res, err = x.aggregates(ctx, pw, j.formato, j, rc, &progress)
 		}
 		pw.CloseWithError(err)
 		done <- err
@@ -132,11 +146,12 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 		"id_export": id, "destinatario": j.org, "tipo": j.tipo,
 		"periodo": map[string]civil.Date{"da": j.da, "a": j.a},
 		"formato": j.formato, "sha256": info.SHA256, "byte": info.Size,
-		"righe": st.Released, "righe_lette": st.Read, "righe_generalizzate": st.Generalised, "righe_soppresse": st.Suppressed,
-		"k": p.k, "versione_chiave": p.version, "soglia_celle": disclosure.Threshold,
-		"generato_il": now, "dizionario": dictionary,
+		"righe": res.Released, "righe_lette": res.Read, "righe_generalizzate": res.Generalised, "righe_soppresse": res.Suppressed,
+		"k": j.privacy.K, "versione_chiave": p.version, "soglia_celle": disclosure.Threshold,
+		"controllo": res.model, "generato_il": now, "dizionario": res.dictionary,
 	}
 	mb, _ := json.Marshal(manifest)
+	model, _ := json.Marshal(res.model)
 	if _, err := x.files.Put(ctx, name+".manifest.json", bytes.NewReader(mb), "application/json"); err != nil {
 		// Best effort: the upload's error is the one to report.
 		_ = x.files.Remove(context.WithoutCancel(ctx), name)
@@ -146,9 +161,9 @@ func (x *exporter) generate(ctx context.Context, id string, j job) error {
 	b.Queue(`
 		UPDATE export SET stato = 'PRONTO', k = $2, righe = $3, righe_generalizzate = $4, righe_soppresse = $5, progresso = $6,
 		       oggetto = $7, byte = $8, sha256 = $9, manifest = $10, completato_il = $11::timestamptz, aggiornato_il = $11::timestamptz,
-		       scade_il = $11::timestamptz + $12 * interval '1 day'
+		       scade_il = $11::timestamptz + $12 * interval '1 day', modello = $13
 		WHERE id = $1 AND stato = 'IN_CORSO'`,
-		id, p.k, st.Released, st.Generalised, st.Suppressed, st.Read, name, info.Size, info.SHA256, mb, now, p.keepDays)
+		id, j.privacy.K, res.Released, res.Generalised, res.Suppressed, res.Read, name, info.Size, info.SHA256, mb, now, p.keepDays, model)
 	audit.QueueSystem(b, "export", id, audit.Entry{At: now, ClientID: j.client, Org: j.org,
 		Function: "anonymised-export", Action: "export-generate", Outcome: "ready", Status: http.StatusOK})
 	if err := x.db.SendBatch(ctx, b).Close(); err != nil {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -20,24 +23,49 @@ type column struct {
 	Descrizione string `json:"descrizione"`
 }
 
-// The quasi-identifiers, generalised as docs/domain.md#statistical-release asks: age in
-// 5-year bands with an open top band, place to province (then region),
-// citizenship as IT / UE / EXTRA_UE, ISEE and benefit in bands, dates to
-// month. Nothing else about a person leaves: no code, name, birth date,
-// address or contact.
+// microdataColumns are a file's columns. The quasi-identifiers' descriptions
+// name the level the search chose (dictionaryOf); nothing else about a
+// person leaves: no code, name, birth date, address or contact.
 var microdataColumns = []column{
 	{"pseudonimo", "HMAC-SHA-256 of the person under the recipient's key: stable across periods for one recipient, unlinkable between recipients"},
-	{"territorio", "province (sigla) of residence; REGIONE-<ISTAT code> where the province would leave fewer than k people alike"},
+	{"territorio", "residence of the household"},
 	{"sesso", "M or F"},
-	{"fascia_eta", "age at the end of the period, in 5-year bands; 75+ open"},
-	{"cittadinanza", "IT, UE or EXTRA_UE"},
-	{"fascia_isee", "ISEE of the household, euro: 0-2999, 3000-5999, 6000-9359, 9360+"},
-	{"fascia_beneficio", "monthly benefit of the household, euro: 0-249, 250-499, 500-749, 750-999, 1000+"},
-	{"mese_presentazione", "month the application was presented, YYYY-MM"},
+	{"fascia_eta", "age at the end of the period"},
+	{"cittadinanza", "IT, UE (another EU state) or EXTRA_UE"},
+	{"fascia_isee", "ISEE of the household, euro"},
+	{"fascia_beneficio", "monthly benefit of the household, euro"},
+	{"mese_presentazione", "when the application was presented"},
 	{"stato_did", "state of the latest DID declared by the end of the period, or NESSUNA"},
 	{"patto_lavoro_attivo", "a Patto per il lavoro active at the end of the period: true or false"},
 	{"patto_inclusione_attivo", "beneficiary of a Patto per l'inclusione active at the end of the period: true or false"},
 	{"trasferimenti_periodo", "transfers of the household between CPI and social services within the period"},
+}
+
+// dictionaryOf is the data dictionary of a file released at node: each
+// quasi-identifier's column names its level ("*" where generalised away).
+func dictionaryOf(hs []disclosure.Hierarchy, node disclosure.Node) []column {
+	out := slices.Clone(microdataColumns)
+	for a, h := range hs {
+		c := &out[1+a]
+		lv := h.Levels[node[a]]
+		c.Descrizione += fmt.Sprintf("; level %q of %s (%s)", lv.Name, levelNames(h), strings.Join(firstLabels(lv.Labels, 6), ", "))
+	}
+	return out
+}
+
+func levelNames(h disclosure.Hierarchy) string {
+	names := make([]string, len(h.Levels))
+	for i, lv := range h.Levels {
+		names[i] = lv.Name
+	}
+	return strings.Join(names, " → ")
+}
+
+func firstLabels(labels []string, n int) []string {
+	if len(labels) <= n {
+		return labels
+	}
+	return append(slices.Clone(labels[:n]), "…")
 }
 
 // factsSQL are the exchange facts as of the end of the period (@a, with @da
@@ -65,49 +93,60 @@ trasferimenti AS (
     GROUP BY nucleo_id
 )`
 
-// k-anonymity takes two passes over the period's people in one snapshot,
-// both hash joins and hash aggregates, never a sort of the whole period:
+// A microdata export takes two passes over the period's people in one
+// snapshot, both hash joins and hash aggregates:
 //
-//  1. classesSQL counts the people of each class (province, qi) into a
-//     temporary table;
-//  2. releaseSQL decides each class: it keeps its province when k people
-//     share it; else it is generalised to its region, when the generalised
-//     people alike there number k; else it is withheld (no row);
-//  3. microdataSQL joins the people to the released classes and adds the
-//     facts.
+//  1. classesSQL counts the people of each class of base codes (province,
+//     qi) and, for ℓ-diversity, the sensitive values among them;
+//  2. the search (package disclosure) picks the level of every attribute
+//     from those counts, in memory;
+//  3. microdataSQL streams the people with their base codes and facts; each
+//     is released under the chosen levels, or withheld with its class.
 //
 // Rows come out ordered by a keyed hash of the person (@order), so neither
 // a recipient's file nor two recipients' files share an order another
 // database could follow; the hash is compared bytewise (COLLATE "C").
 const (
-	classesSQL = `
-CREATE TEMP TABLE export_classi ON COMMIT DROP AS
-SELECT c.provincia, c.regione, ` + qiSQL + ` AS qi, count(*) AS n` + populationSQL + inPeriodSQL + `
-GROUP BY 1, 2, 3`
+	provincesSQL = `SELECT provincia, regione FROM comune WHERE @region = '' OR regione = @region GROUP BY 1, 2 ORDER BY 1`
 
-	releaseSQL = `
-CREATE TEMP TABLE export_rilascio ON COMMIT DROP AS
-WITH regioni AS (SELECT regione, qi, sum(n) AS n FROM export_classi WHERE n < @k GROUP BY 1, 2)
-SELECT c.provincia, c.qi, c.n < @k AS generalizzato,
-       CASE WHEN c.n >= @k THEN c.provincia ELSE 'REGIONE-' || c.regione END AS territorio
-FROM export_classi c LEFT JOIN regioni r ON c.n < @k AND r.regione = c.regione AND r.qi = c.qi
-WHERE c.n >= @k OR r.n >= @k`
+	factsJoinSQL = `
+LEFT JOIN ultimo_did d ON d.componente_id = m.id
+LEFT JOIN patto_lavoro l ON l.componente_id = m.id
+LEFT JOIN patto_inclusione i ON i.componente_id = m.id`
 
 	microdataSQL = `
-WITH ` + factsSQL + `,
-persone AS (
-    SELECT m.id, m.cf_canonico, n.id AS nucleo_id, c.provincia, ` + qiSQL + ` AS qi` + populationSQL + inPeriodSQL + `
+WITH ` + factsSQL + `
+SELECT m.cf_canonico, c.provincia, ` + qiSQL + `,
+       coalesce(d.nome, 'NESSUNA'), l.componente_id IS NOT NULL, i.componente_id IS NOT NULL, coalesce(t.n, 0)` + populationSQL +
+		factsJoinSQL + `
+LEFT JOIN trasferimenti t ON t.nucleo_id = n.id` + inPeriodSQL + `
+ORDER BY md5(@order || m.cf_canonico) COLLATE "C"`
 )
-SELECT p.cf_canonico, r.territorio, r.generalizzato, p.qi,
-       coalesce(d.nome, 'NESSUNA'), l.componente_id IS NOT NULL, i.componente_id IS NOT NULL, coalesce(t.n, 0)
-FROM persone p
-JOIN export_rilascio r ON r.provincia = p.provincia AND r.qi = p.qi
-LEFT JOIN ultimo_did d ON d.componente_id = p.id
-LEFT JOIN patto_lavoro l ON l.componente_id = p.id
-LEFT JOIN patto_inclusione i ON i.componente_id = p.id
-LEFT JOIN trasferimenti t ON t.nucleo_id = p.nucleo_id
-ORDER BY md5(@order || p.cf_canonico) COLLATE "C"`
-)
+
+// classesSQL counts the classes; with sensitive attributes for ℓ-diversity
+// it also gathers each one's values as a bit set.
+func classesSQL(sensitive []string) string {
+	if len(sensitive) == 0 {
+		return `SELECT c.provincia, ` + qiSQL + `, count(*)` + populationSQL + inPeriodSQL + ` GROUP BY 1, 2`
+	}
+	var sets []string
+	for _, name := range sensitive {
+		sets = append(sets, `bit_or(1 << (`+sensitiveAttributes[name].code+`))::bigint`)
+	}
+	return `WITH ` + factsSQL + ` SELECT c.provincia, ` + qiSQL + `, count(*), ` + strings.Join(sets, ", ") +
+		populationSQL + factsJoinSQL + inPeriodSQL + ` GROUP BY 1, 2`
+}
+
+// sensitiveAttributes are the columns ℓ-diversity may be asked of: their
+// number of values and the SQL of a person's value code.
+var sensitiveAttributes = map[string]struct {
+	values int
+	code   string
+}{
+	"stato_did":               {len(didStates), `array_position(@did_states::text[], coalesce(d.nome, 'NESSUNA')) - 1`},
+	"patto_lavoro_attivo":     {2, `(l.componente_id IS NOT NULL)::int`},
+	"patto_inclusione_attivo": {2, `(i.componente_id IS NOT NULL)::int`},
+}
 
 // sortMemory is PostgreSQL's work_mem for an export's queries: the hash
 // tables and the final sort stay in memory, not in temporary files.
@@ -136,74 +175,47 @@ func (r microRow) fields(dst []string) []string {
 		strconv.FormatInt(int64(r.TrasferimentiPeriodo), 10))
 }
 
+// privacy is the model an export is asked to meet, frozen with it.
+type privacy struct {
+	disclosure.Model
+	Sensitive []string // the attributes ℓ-diversity is asked of
+}
+
 // microdata writes the period's anonymised microdata to w in format.
-func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j job, rc recipient, k int, pseud disclosure.Pseudonymizer, progress *atomic.Int64) (stats, error) {
-	var st stats
-	args := pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": rc.region, "eu": euISO3, "k": k, "order": pseud.Of("order")}
-	// One snapshot for the passes; the transaction writes only its own
-	// temporary tables, dropped at its end (rolled back: it changes
-	// nothing). It is never run again: the file is already half written.
+func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j job, rc recipient, pm privacy, pseud disclosure.Pseudonymizer, progress *atomic.Int64) (outcome, error) {
+	var out outcome
+	args := pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": rc.region, "eu": euISO3, "order": pseud.Of("order"), "did_states": didStates}
+	// One snapshot for both passes; the transaction writes nothing (it is
+	// rolled back). It is never run again: the file is already half written.
 	err := db.TransactWith(ctx, x.db, db.TxOptions{Iso: pgx.RepeatableRead, Retries: -1}, func(tx pgx.Tx) error {
-		// The planner cannot know how the packed classes match the people, and
-		// from its guess picks nested loops or merge joins that sort the whole
-		// period: hash joins are right for a pass over everyone. JIT costs more
-		// than it saves on these one-pass queries.
+		// The planner picks nested loops or merge joins that sort the whole
+		// period from its guesses: hash joins are right for a pass over
+		// everyone. JIT costs more than it saves on these one-pass queries.
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off`); err != nil {
 			return fmt.Errorf("set up microdata: %w", err)
 		}
-		if _, err := tx.Exec(ctx, classesSQL, args); err != nil {
-			return fmt.Errorf("count classes: %w", err)
-		}
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM export_classi`).Scan(&st.Read); err != nil {
-			return fmt.Errorf("count classes: %w", err)
-		}
-		if _, err := tx.Exec(ctx, releaseSQL, args); err != nil {
-			return fmt.Errorf("decide classes: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `ANALYZE export_rilascio`); err != nil {
-			return fmt.Errorf("decide classes: %w", err)
-		}
-		rows, err := tx.Query(ctx, microdataSQL, args)
-		if err != nil {
-			return fmt.Errorf("query microdata: %w", err)
-		}
-		defer rows.Close()
-		out, err := newTable[microRow](format, w, microdataColumns)
+		sp, err := x.search(ctx, tx, args, pm)
 		if err != nil {
 			return err
 		}
-		var (
-			code        string
-			generalised bool
-			packed      int64
-			r           microRow
-			dec         qiDecoder
-			seq         = pseud.Sequence()
-		)
-		for rows.Next() {
-			if err := rows.Scan(&code, &r.Territorio, &generalised, &packed, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
-				return fmt.Errorf("read microdata: %w", err)
-			}
-			q, err := dec.decode(packed)
-			if err != nil {
-				return err
-			}
-			r.Pseudonimo = seq.Of(code)
-			r.Sesso, r.FasciaEta, r.Cittadinanza, r.FasciaISEE, r.FasciaBeneficio, r.MesePresentazione = q.sex, q.age, q.citizenship, q.isee, q.benefit, q.month
-			if generalised {
-				st.Generalised++
-			}
-			st.Released++
-			progress.Store(st.Released)
-			if err := out.Write(r); err != nil {
+		out.stats.Read = sp.result.People
+		out.dictionary = dictionaryOf(sp.hs, sp.result.Node)
+		out.model = modelOf(pm, sp)
+		table, err := newTable[microRow](format, w, out.dictionary)
+		if err != nil {
+			return err
+		}
+		if sp.result.Released > 0 {
+			if err := x.release(ctx, tx, args, sp, pseud, table, &out.stats, progress); err != nil {
 				return err
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read microdata: %w", err)
+		out.stats.Suppressed = out.stats.Read - out.stats.Released
+		if out.stats.Released != sp.result.Released {
+			// The snapshot is one: the two passes must agree.
+			return fmt.Errorf("microdata: %d people released, the search counted %d", out.stats.Released, sp.result.Released)
 		}
-		st.Suppressed = st.Read - st.Released
-		if err := out.Close(); err != nil {
+		if err := table.Close(); err != nil {
 			return err
 		}
 		return errDone
@@ -211,9 +223,189 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 	if errors.Is(err, errDone) {
 		err = nil
 	}
-	return st, err
+	return out, err
 }
 
-// errDone ends a read-only transaction by rolling it back: its temporary
-// tables go with it, and nothing else was written.
+// searched is a search's outcome with what it needs to release people.
+type searched struct {
+	hs        []disclosure.Hierarchy
+	provinces map[string]int32
+	month0    int // the base month code 0
+	result    disclosure.Outcome
+	release   *disclosure.Release
+}
+
+// search counts the classes and finds the node to release at.
+func (x *exporter) search(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm privacy) (searched, error) {
+	var sp searched
+	rows, err := tx.Query(ctx, provincesSQL, args)
+	if err != nil {
+		return sp, fmt.Errorf("read provinces: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (province, error) {
+		var p province
+		return p, r.Scan(&p.sigla, &p.region)
+	})
+	if err != nil {
+		return sp, fmt.Errorf("read provinces: %w", err)
+	}
+	sp.provinces = make(map[string]int32, len(ps))
+	for i, p := range ps {
+		sp.provinces[p.sigla] = int32(i)
+	}
+	terr, err := territoryHierarchy(ps)
+	if err != nil {
+		return sp, err
+	}
+
+	type counted struct {
+		codes  [attrs]int32
+		n      int64
+		values []uint32
+	}
+	var classes []counted
+	first, last := math.MaxInt, math.MinInt
+	rows, err = tx.Query(ctx, classesSQL(pm.Sensitive), args)
+	if err != nil {
+		return sp, fmt.Errorf("count classes: %w", err)
+	}
+	sets := make([]int64, len(pm.Sensitive))
+	dest := []any{nil, nil, nil}
+	for i := range sets {
+		dest = append(dest, &sets[i])
+	}
+	for rows.Next() {
+		var prov string
+		var packed int64
+		var c counted
+		dest[0], dest[1], dest[2] = &prov, &packed, &c.n
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return sp, fmt.Errorf("count classes: %w", err)
+		}
+		q, err := decodeQI(packed)
+		if err != nil {
+			rows.Close()
+			return sp, err
+		}
+		p, ok := sp.provinces[prov]
+		if !ok {
+			rows.Close()
+			return sp, fmt.Errorf("count classes: province %q is not in the territory", prov)
+		}
+		c.codes = [attrs]int32{attrTerritory: p, attrSex: int32(q.sex), attrAge: int32(q.age), attrCitizenship: int32(q.citizenship),
+			attrISEE: int32(q.isee), attrBenefit: int32(q.benefit), attrMonth: int32(q.month)}
+		for _, v := range sets {
+			c.values = append(c.values, uint32(v))
+		}
+		first, last = min(first, q.month), max(last, q.month)
+		classes = append(classes, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sp, fmt.Errorf("count classes: %w", err)
+	}
+	if len(classes) == 0 {
+		first, last = 0, 0
+	}
+	sp.month0 = first
+	sp.hs = []disclosure.Hierarchy{attrTerritory: terr, attrSex: sexHierarchy, attrAge: ageHierarchy, attrCitizenship: citizenshipHierarchy,
+		attrISEE: iseeHierarchy, attrBenefit: benefitHierarchy, attrMonth: monthHierarchy(first, last)}
+	cs := disclosure.NewClasses(attrs, len(pm.Sensitive))
+	for _, c := range classes {
+		c.codes[attrMonth] -= int32(first)
+		cs.Add(c.codes[:], c.n, c.values)
+	}
+	classes = nil
+	lat, err := disclosure.NewLattice(sp.hs, cs)
+	if err != nil {
+		return sp, fmt.Errorf("microdata: %w", err)
+	}
+	sp.result = lat.Search(pm.Model)
+	sp.release = lat.Release(sp.result.Node, pm.Model, sp.result.Meets)
+	return sp, nil
+}
+
+// release streams the period's people and writes those released.
+func (x *exporter) release(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, sp searched, pseud disclosure.Pseudonymizer,
+	out table[microRow], st *stats, progress *atomic.Int64) error {
+	rows, err := tx.Query(ctx, microdataSQL, args)
+	if err != nil {
+		return fmt.Errorf("query microdata: %w", err)
+	}
+	defer rows.Close()
+	var (
+		code, prov string
+		packed     int64
+		r          microRow
+		codes      [attrs]int32
+		labels     [attrs]string
+		seq        = pseud.Sequence()
+		coarsened  = slices.ContainsFunc(sp.result.Node, func(l uint8) bool { return l > 0 })
+	)
+	for rows.Next() {
+		if err := rows.Scan(&code, &prov, &packed, &r.StatoDID, &r.PattoLavoroAttivo, &r.PattoInclusioneAttivo, &r.TrasferimentiPeriodo); err != nil {
+			return fmt.Errorf("read microdata: %w", err)
+		}
+		q, err := decodeQI(packed)
+		if err != nil {
+			return err
+		}
+		p, ok := sp.provinces[prov]
+		if !ok || q.month < sp.month0 || q.month-sp.month0 >= len(sp.hs[attrMonth].Levels[0].Group) {
+			return errors.New("microdata: a person outside the classes counted")
+		}
+		codes = [attrs]int32{attrTerritory: p, attrSex: int32(q.sex), attrAge: int32(q.age), attrCitizenship: int32(q.citizenship),
+			attrISEE: int32(q.isee), attrBenefit: int32(q.benefit), attrMonth: int32(q.month - sp.month0)}
+		if !sp.release.Labels(codes[:], labels[:]) {
+			continue
+		}
+		r.Pseudonimo = seq.Of(code)
+		r.Territorio, r.Sesso, r.FasciaEta, r.Cittadinanza = labels[attrTerritory], labels[attrSex], labels[attrAge], labels[attrCitizenship]
+		r.FasciaISEE, r.FasciaBeneficio, r.MesePresentazione = labels[attrISEE], labels[attrBenefit], labels[attrMonth]
+		if coarsened {
+			st.Generalised++
+		}
+		st.Released++
+		progress.Store(st.Released)
+		if err := out.Write(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read microdata: %w", err)
+	}
+	return nil
+}
+
+// modelOf is what the manifest and the receipt record of a microdata
+// release: the model asked, the node chosen, its loss and risk.
+func modelOf(pm privacy, sp searched) map[string]any {
+	levels := map[string]string{}
+	for a, h := range sp.hs {
+		levels[h.Name] = h.Levels[sp.result.Node[a]].Name
+	}
+	name := "k-anonimato"
+	if pm.L > 1 {
+		name = "k-anonimato e ℓ-diversità distinta"
+	}
+	r := sp.result
+	m := map[string]any{
+		"modello": name, "k": pm.K, "soppressione_massima": pm.MaxSuppressed,
+		"generalizzazione": "a dominio completo, nodo di perdita minima nel reticolo dei livelli",
+		"nodo":             levels, "rispettato": r.Meets,
+		"persone": r.People, "rilasciate": r.Released, "soppresse": r.Suppressed, "classi": r.Classes,
+		"perdita": map[string]any{"metrica": "LM (Iyengar 2002)", "valore": round6(r.Loss)},
+		"rischio": map[string]any{"modello": "prosecutor", "massimo": round6(r.MaxRisk), "medio": round6(r.AvgRisk)},
+		"ricerca": map[string]int{"nodi": r.Nodes, "valutati": r.Evaluated, "potati": r.Pruned},
+	}
+	if pm.L > 1 {
+		m["l"], m["sensibili"] = pm.L, pm.Sensitive
+	}
+	return m
+}
+
+func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// errDone ends a read-only transaction by rolling it back: nothing was written.
 var errDone = errors.New("done")

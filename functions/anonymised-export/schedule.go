@@ -56,7 +56,11 @@ func (x *exporter) scheduled(w http.ResponseWriter, r *http.Request) error {
 			if exists {
 				continue
 			}
-			_, _, err = x.enqueue(ctx, job{org: org, client: "-", tipo: tipo, da: da, a: a}, idempotency.Key{}, func(b *pgx.Batch, id string, status int) {})
+			pm, err := x.recipientModel(ctx, org)
+			if err != nil {
+				return err
+			}
+			_, _, err = x.enqueue(ctx, job{org: org, client: "-", tipo: tipo, da: da, a: a, privacy: pm}, idempotency.Key{}, func(b *pgx.Batch, id string, status int) {})
 			if problem.KindOf(err) == problem.Conflict {
 				continue // another replica's run is on it
 			}
