@@ -35,14 +35,14 @@ type exportItem struct {
 	K              *int    `json:"k"`
 	ScaricatoIl    *string `json:"scaricato_il"`
 	Modello        struct {
-		K           int               `json:"k"`
-		Soppressione float64          `json:"soppressione_massima"`
-		L           int               `json:"l"`
-		Nodo        map[string]string `json:"nodo"`
-		Rispettato  bool              `json:"rispettato"`
-		Persone     int64             `json:"persone"`
-		Soppresse   int64             `json:"soppresse"`
-		Perdita     struct {
+		K            int               `json:"k"`
+		Soppressione float64           `json:"soppressione_massima"`
+		L            int               `json:"l"`
+		Nodo         map[string]string `json:"nodo"`
+		Rispettato   bool              `json:"rispettato"`
+		Persone      int64             `json:"persone"`
+		Soppresse    int64             `json:"soppresse"`
+		Perdita      struct {
 			Valore float64 `json:"valore"`
 		} `json:"perdita"`
 		Rischio struct {
@@ -208,7 +208,6 @@ func TestExportMicrodata(t *testing.T) {
 	if float64(*it.RigheSoppresse) > 0.05*float64(persons) {
 		t.Errorf("%d of %d withheld, over the 5%% budget", *it.RigheSoppresse, persons)
 	}
-
 
 	// Downloaded once: the file is gone, a second download is 410, a receipt is signed.
 	assertProblem(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id+"/download"), token: tok}), http.StatusGone)

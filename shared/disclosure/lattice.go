@@ -433,10 +433,10 @@ func better(p, q Evaluation) bool {
 
 // Outcome is what a search found.
 type Outcome struct {
-	Evaluation      // the node chosen; Meets is false when no node meets the model
-	Nodes      int  // in the lattice
-	Evaluated  int  // rolled up
-	Pruned     int  // decided without a roll-up: by the bound or by a failed node above
+	Evaluation     // the node chosen; Meets is false when no node meets the model
+	Nodes      int // in the lattice
+	Evaluated  int // rolled up
+	Pruned     int // decided without a roll-up: by the bound or by a failed node above
 }
 
 // Search finds the node of least loss that meets m.
