@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/dbtest"
 	"github.com/rdc-interop/faas/shared/problem"
@@ -81,7 +82,7 @@ func TestTakeDownloadOnce(t *testing.T) {
 	_, err := takeDownload(ctx, pool, id, "REGIONE:12")
 	kindOf(t, err, problem.NotFound)
 
-	ok, err := won.finish(ctx, pool, time.Now(), "jws")
+	ok, err := won.finish(ctx, pool, time.Now(), "jws", audit.Entry{Function: "anonymised-export", Action: "export-download", Outcome: "downloaded"})
 	if err != nil || !ok {
 		t.Fatalf("finish: %v %v", ok, err)
 	}
@@ -136,7 +137,7 @@ func TestDownloadReleaseAndLease(t *testing.T) {
 	if second.renew(ctx, pool) || second.sure(0) {
 		t.Error("a holder whose claim was taken over renewed it")
 	}
-	if ok, err := second.finish(ctx, pool, time.Now(), "jws"); ok || err != nil {
+	if ok, err := second.finish(ctx, pool, time.Now(), "jws", audit.Entry{Function: "anonymised-export", Action: "export-download", Outcome: "downloaded"}); ok || err != nil {
 		t.Fatalf("a holder whose claim was taken over finished the download: %v %v", ok, err)
 	}
 	var stato string
@@ -146,7 +147,7 @@ func TestDownloadReleaseAndLease(t *testing.T) {
 	if stato != "PRONTO" {
 		t.Fatalf("export %s", stato)
 	}
-	if ok, err := third.finish(ctx, pool, time.Now(), "jws"); !ok || err != nil {
+	if ok, err := third.finish(ctx, pool, time.Now(), "jws", audit.Entry{Function: "anonymised-export", Action: "export-download", Outcome: "downloaded"}); !ok || err != nil {
 		t.Fatalf("the holder could not finish: %v %v", ok, err)
 	}
 }

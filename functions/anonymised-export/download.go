@@ -102,7 +102,8 @@ func (x *exporter) complete(ctx context.Context, r *http.Request, it item, c *cl
 	}
 	var done bool
 	for wait := 250 * time.Millisecond; ; wait *= 2 {
-		done, err = c.finish(ctx, x.db, rb.ScaricatoIl, jws)
+		done, err = c.finish(ctx, x.db, rb.ScaricatoIl, jws,
+			web.Stamp(r, audit.Entry{Action: "export-download", Outcome: "downloaded:" + it.IDExport, Status: http.StatusOK}))
 		if err == nil || problem.KindOf(err) != problem.Unavailable || !c.sure(wait+5*time.Second) {
 			break
 		}
@@ -113,9 +114,6 @@ func (x *exporter) complete(ctx context.Context, r *http.Request, it item, c *cl
 	}
 	if !done {
 		return false, errClaimLost
-	}
-	if err := web.Audit(r.WithContext(ctx), audit.Entry{Action: "export-download", Outcome: "downloaded:" + it.IDExport, Status: http.StatusOK}); err != nil {
-		x.log.Error("export: download audit not stored", "id_export", it.IDExport, "err", err)
 	}
 	if err := x.files.Remove(ctx, c.object); err != nil {
 		return true, err

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -194,10 +196,19 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off`); err != nil {
 			return fmt.Errorf("set up microdata: %w", err)
 		}
-		sp, err := x.search(ctx, tx, args, pm)
+		sp, err := x.count(ctx, tx, args, pm)
 		if err != nil {
 			return err
 		}
+		// The people's query is sent before the search runs: PostgreSQL
+		// joins and sorts them while the search rolls the classes up, and
+		// its first row waits in the socket until the decision is made.
+		rows, err := tx.Query(ctx, microdataSQL, args)
+		if err != nil {
+			return fmt.Errorf("query microdata: %w", err)
+		}
+		defer rows.Close()
+		sp.search(pm.Model)
 		out.stats.Read = sp.result.People
 		out.dictionary = dictionaryOf(sp.hs, sp.result.Node)
 		out.model = modelOf(pm, sp)
@@ -205,11 +216,17 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 		if err != nil {
 			return err
 		}
+		streaming := time.Now()
 		if sp.result.Released > 0 {
-			if err := x.release(ctx, tx, args, sp, pseud, table, &out.stats, progress); err != nil {
+			if err := release(rows, sp, pseud, table, &out.stats, progress); err != nil {
 				return err
 			}
 		}
+		// Counts and durations only: what an operator needs to see where a
+		// long export spends its time.
+		x.log.Info("microdata released", "classes", sp.classes, "nodes_rolled_up", sp.result.Evaluated,
+			"count_s", sp.counted.Seconds(), "search_s", sp.searched.Seconds(), "stream_s", time.Since(streaming).Seconds(),
+			"people", sp.result.People, "released", sp.result.Released)
 		out.stats.Suppressed = out.stats.Read - out.stats.Released
 		if out.stats.Released != sp.result.Released {
 			// The snapshot is one: the two passes must agree.
@@ -231,13 +248,18 @@ type searched struct {
 	hs        []disclosure.Hierarchy
 	provinces map[string]int32
 	month0    int // the base month code 0
+	lattice   *disclosure.Lattice
 	result    disclosure.Outcome
 	release   *disclosure.Release
+	// How long counting and searching took, for the log.
+	counted, searched time.Duration
+	classes           int
 }
 
-// search counts the classes and finds the node to release at.
-func (x *exporter) search(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm privacy) (searched, error) {
+// count counts the classes of the period's people.
+func (x *exporter) count(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm privacy) (searched, error) {
 	var sp searched
+	start := time.Now()
 	rows, err := tx.Query(ctx, provincesSQL, args)
 	if err != nil {
 		return sp, fmt.Errorf("read provinces: %w", err)
@@ -249,6 +271,11 @@ func (x *exporter) search(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm
 	if err != nil {
 		return sp, fmt.Errorf("read provinces: %w", err)
 	}
+	// Regions and macro-areas as runs of provinces: the search partitions
+	// the classes by territory (disclosure.NewLattice).
+	slices.SortFunc(ps, func(p, q province) int {
+		return cmp.Or(cmp.Compare(macroAreas[p.region], macroAreas[q.region]), cmp.Compare(p.region, q.region), cmp.Compare(p.sigla, q.sigla))
+	})
 	sp.provinces = make(map[string]int32, len(ps))
 	for i, p := range ps {
 		sp.provinces[p.sigla] = int32(i)
@@ -258,27 +285,27 @@ func (x *exporter) search(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm
 		return sp, err
 	}
 
-	type counted struct {
-		codes  [attrs]int32
-		n      int64
-		values []uint32
-	}
-	var classes []counted
+	// The classes are counted straight into the search's table, months on
+	// their absolute scale until the period's first one is known.
+	cs := disclosure.NewClasses(attrs, len(pm.Sensitive))
 	first, last := math.MaxInt, math.MinInt
 	rows, err = tx.Query(ctx, classesSQL(pm.Sensitive), args)
 	if err != nil {
 		return sp, fmt.Errorf("count classes: %w", err)
 	}
 	sets := make([]int64, len(pm.Sensitive))
-	dest := []any{nil, nil, nil}
+	values := make([]uint32, len(pm.Sensitive))
+	var (
+		prov   string
+		packed int64
+		n      int64
+		codes  [attrs]int32
+	)
+	dest := []any{&prov, &packed, &n}
 	for i := range sets {
 		dest = append(dest, &sets[i])
 	}
 	for rows.Next() {
-		var prov string
-		var packed int64
-		var c counted
-		dest[0], dest[1], dest[2] = &prov, &packed, &c.n
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return sp, fmt.Errorf("count classes: %w", err)
@@ -293,47 +320,45 @@ func (x *exporter) search(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm
 			rows.Close()
 			return sp, fmt.Errorf("count classes: province %q is not in the territory", prov)
 		}
-		c.codes = [attrs]int32{attrTerritory: p, attrSex: int32(q.sex), attrAge: int32(q.age), attrCitizenship: int32(q.citizenship),
+		codes = [attrs]int32{attrTerritory: p, attrSex: int32(q.sex), attrAge: int32(q.age), attrCitizenship: int32(q.citizenship),
 			attrISEE: int32(q.isee), attrBenefit: int32(q.benefit), attrMonth: int32(q.month)}
-		for _, v := range sets {
-			c.values = append(c.values, uint32(v))
+		for i, v := range sets {
+			values[i] = uint32(v)
 		}
 		first, last = min(first, q.month), max(last, q.month)
-		classes = append(classes, c)
+		cs.Add(codes[:], n, values)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return sp, fmt.Errorf("count classes: %w", err)
 	}
-	if len(classes) == 0 {
+	if cs.Len() == 0 {
 		first, last = 0, 0
 	}
+	cs.Rebase(attrMonth, int32(first))
 	sp.month0 = first
 	sp.hs = []disclosure.Hierarchy{attrTerritory: terr, attrSex: sexHierarchy, attrAge: ageHierarchy, attrCitizenship: citizenshipHierarchy,
 		attrISEE: iseeHierarchy, attrBenefit: benefitHierarchy, attrMonth: monthHierarchy(first, last)}
-	cs := disclosure.NewClasses(attrs, len(pm.Sensitive))
-	for _, c := range classes {
-		c.codes[attrMonth] -= int32(first)
-		cs.Add(c.codes[:], c.n, c.values)
-	}
-	classes = nil
+	sp.classes = cs.Len()
 	lat, err := disclosure.NewLattice(sp.hs, cs)
 	if err != nil {
 		return sp, fmt.Errorf("microdata: %w", err)
 	}
-	sp.result = lat.Search(pm.Model)
-	sp.release = lat.Release(sp.result.Node, pm.Model, sp.result.Meets)
+	sp.lattice = lat
+	sp.counted = time.Since(start)
 	return sp, nil
 }
 
-// release streams the period's people and writes those released.
-func (x *exporter) release(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, sp searched, pseud disclosure.Pseudonymizer,
-	out table[microRow], st *stats, progress *atomic.Int64) error {
-	rows, err := tx.Query(ctx, microdataSQL, args)
-	if err != nil {
-		return fmt.Errorf("query microdata: %w", err)
-	}
-	defer rows.Close()
+// search finds the node to release at and decides its classes.
+func (sp *searched) search(m disclosure.Model) {
+	start := time.Now()
+	sp.result = sp.lattice.Search(m)
+	sp.release = sp.lattice.Release(sp.result.Node, m, sp.result.Meets)
+	sp.searched = time.Since(start)
+}
+
+// release reads the period's people and writes those released.
+func release(rows pgx.Rows, sp searched, pseud disclosure.Pseudonymizer, out table[microRow], st *stats, progress *atomic.Int64) error {
 	var (
 		code, prov string
 		packed     int64

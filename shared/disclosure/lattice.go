@@ -93,6 +93,15 @@ func (c *Classes) Add(codes []int32, n int64, values []uint32) {
 	c.values = append(c.values, values[:c.sensitive]...)
 }
 
+// Rebase subtracts by from every class's base code of attribute attr: codes
+// counted on an absolute scale (months since year 0) become a hierarchy's
+// base codes from 0.
+func (c *Classes) Rebase(attr int, by int32) {
+	for i := attr; i < len(c.codes); i += c.attrs {
+		c.codes[i] -= by
+	}
+}
+
 // Len is the number of classes added.
 func (c *Classes) Len() int { return len(c.counts) }
 
@@ -189,10 +198,18 @@ type Lattice struct {
 	c       *Classes
 	people  int64
 	radix   [][]uint64    // radix[a][l] = groups at level l
-	frac    [][][]float64 // frac[a][l][g] = (m-1)/(M-1) of group g
-	lower   [][]float64   // lower[a][l] = Σ people × frac at level l, for the bound
+	// The loss is kept as exact integers per attribute, so that it does
+	// not depend on the order classes are summed in: a search and an
+	// evaluation of every node compare equal losses as equal.
+	merged  [][][]int64 // merged[a][l][g] = m-1: the base values group g merges, less one
+	den     []int64     // den[a] = M-1, at least 1
+	lower   [][]int64   // lower[a][l] = Σ people × merged at level l, for the bound
 	up      [][][][]int32 // up[a][from][to][group at from] = group at to
-	scratch *classTable   // reused by every roll-up
+	scratch *worker       // for Evaluate and Release
+	// part is the partition attribute: the one whose levels all group runs
+	// of base codes, with the most base codes (the territory).
+	part     int
+	maxGroup int // the most classes of one partition base code
 	// sources are nodes already rolled up, kept when much smaller than the
 	// base: a node rolls up from the smallest one below it.
 	sources     []source
@@ -201,8 +218,9 @@ type Lattice struct {
 
 // source is a set of classes at a node: the base, or a node rolled up.
 type source struct {
-	node Node
-	c    *Classes
+	node   Node
+	c      *Classes // sorted by the partition attribute's code
+	starts []int    // starts[g] = the first class of partition code g
 }
 
 // NewLattice checks the hierarchies and the classes' codes.
@@ -219,22 +237,20 @@ func NewLattice(hs []Hierarchy, c *Classes) (*Lattice, error) {
 		base := len(h.Levels[0].Group)
 		span *= float64(base)
 		radix := make([]uint64, len(h.Levels))
-		frac := make([][]float64, len(h.Levels))
+		merged := make([][]int64, len(h.Levels))
 		for l, lv := range h.Levels {
 			radix[l] = uint64(len(lv.Labels))
-			size := make([]int, len(lv.Labels))
+			merged[l] = make([]int64, len(lv.Labels))
 			for _, g := range lv.Group {
-				size[g]++
+				merged[l][g]++
 			}
-			frac[l] = make([]float64, len(lv.Labels))
-			for g, m := range size {
-				if base > 1 {
-					frac[l][g] = float64(m-1) / float64(base-1)
-				}
+			for g := range merged[l] {
+				merged[l][g]--
 			}
 		}
 		x.radix = append(x.radix, radix)
-		x.frac = append(x.frac, frac)
+		x.merged = append(x.merged, merged)
+		x.den = append(x.den, int64(max(base-1, 1)))
 		up := make([][][]int32, len(h.Levels))
 		for from, lf := range h.Levels {
 			up[from] = make([][]int32, len(h.Levels))
@@ -248,7 +264,7 @@ func NewLattice(hs []Hierarchy, c *Classes) (*Lattice, error) {
 		}
 		x.up = append(x.up, up)
 	}
-	x.sources = []source{{node: make(Node, len(hs)), c: c}}
+
 	if span >= math.MaxUint32 {
 		return nil, errors.New("the quasi-identifiers' combinations do not fit a 32-bit key")
 	}
@@ -270,15 +286,64 @@ func NewLattice(hs []Hierarchy, c *Classes) (*Lattice, error) {
 		return nil, errors.New("more people than a 32-bit count")
 	}
 	for a, h := range hs {
-		lw := make([]float64, len(h.Levels))
+		lw := make([]int64, len(h.Levels))
 		for l, lv := range h.Levels {
 			for b, n := range marg[a] {
-				lw[l] += float64(n) * x.frac[a][l][lv.Group[b]]
+				lw[l] += n * x.merged[a][l][lv.Group[b]]
 			}
 		}
 		x.lower = append(x.lower, lw)
 	}
+	x.part = -1
+	for a, h := range hs {
+		if runs(h) && (x.part < 0 || len(h.Levels[0].Group) > len(hs[x.part].Levels[0].Group)) {
+			x.part = a
+		}
+	}
+	if x.part < 0 {
+		return nil, errors.New("no quasi-identifier's levels group runs of base codes, to partition the classes by")
+	}
+	base := sortedBy(c, x.part, len(hs[x.part].Levels[0].Group))
+	x.c = base // the caller's copy is no longer needed
+	x.sources = []source{newSource(make(Node, len(hs)), base, x.part, len(hs[x.part].Levels[0].Group))}
+	for g := range len(hs[x.part].Levels[0].Group) {
+		x.maxGroup = max(x.maxGroup, x.sources[0].starts[g+1]-x.sources[0].starts[g])
+	}
 	return x, nil
+}
+
+// runs reports whether every level of h groups runs of base codes, in order.
+func runs(h Hierarchy) bool {
+	for _, lv := range h.Levels {
+		for b := 1; b < len(lv.Group); b++ {
+			if lv.Group[b] < lv.Group[b-1] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sortedBy returns c's classes sorted by attribute a's code (a counting sort).
+func sortedBy(c *Classes, a, codes int) *Classes {
+	starts := make([]int, codes+1)
+	for i := range c.counts {
+		starts[c.codes[i*c.attrs+a]+1]++
+	}
+	for g := range codes {
+		starts[g+1] += starts[g]
+	}
+	out := &Classes{attrs: c.attrs, sensitive: c.sensitive, codes: make([]int32, len(c.codes)),
+		counts: make([]int64, len(c.counts)), values: make([]uint32, len(c.values))}
+	for i := range c.counts {
+		g := c.codes[i*c.attrs+a]
+		j := starts[g]
+		starts[g]++
+		copy(out.codes[j*c.attrs:], c.codes[i*c.attrs:i*c.attrs+c.attrs])
+		out.counts[j] = c.counts[i]
+		copy(out.values[j*c.sensitive:], c.values[i*c.sensitive:i*c.sensitive+c.sensitive])
+	}
+	return out
 }
 
 // People is how many people the classes count.
@@ -308,29 +373,64 @@ func (x *Lattice) Nodes() []Node {
 // bound of its loss and of the loss of every node above it, because
 // coarsening only raises each person's cost and withholding costs the most.
 func (x *Lattice) lowerBound(n Node) float64 {
+	return x.loss(n, nil)
+}
+
+// loss is node's loss with extra[a] added to each attribute's numerator:
+// what withholding costs there above the bound.
+func (x *Lattice) loss(n Node, extra []int64) float64 {
 	if x.people == 0 {
 		return 0
 	}
 	s := 0.0
 	for a, l := range n {
-		s += x.lower[a][l]
+		num := x.lower[a][l]
+		if extra != nil {
+			num += extra[a]
+		}
+		s += float64(num) / float64(x.den[a])
 	}
 	return s / float64(x.people) / float64(len(x.hs))
 }
 
-// Evaluate rolls the classes up to node and judges it against m.
+// Evaluate rolls the classes up to node and judges it against m, loss included.
 func (x *Lattice) Evaluate(n Node, m Model) Evaluation {
-	if x.scratch == nil {
-		x.scratch = newClassTable(x.c.Len(), x.c.sensitive)
-	}
-	from := x.rollUp(n, x.scratch)
-	x.keep(n, x.scratch, from)
-	return x.judge(n, m, x.scratch)
+	w := x.worker()
+	e := x.evaluate(n, m, true, w)
+	x.keep(n, w)
+	return e
 }
 
-// rollUp counts the people of node's classes into t, from the smallest set
-// of classes already counted at a node below it, and returns that set's size.
-func (x *Lattice) rollUp(n Node, t *classTable) int {
+// worker is what one roll-up at a time needs: a hash table and the node's
+// classes as they come out, one territory group after the other.
+type worker struct {
+	t      *classTable
+	out    []slot   // the node's classes, in partition order
+	values []uint32 // their sensitive value sets
+	from   int      // classes of the source rolled up from
+}
+
+func (x *Lattice) worker() *worker {
+	if x.scratch == nil {
+		x.scratch = x.newWorker()
+	}
+	return x.scratch
+}
+
+func (x *Lattice) newWorker() *worker {
+	return &worker{t: newClassTable(x.maxGroup, x.c.sensitive)}
+}
+
+// evaluate rolls the classes up to n, from the smallest set of classes
+// already counted at a node below it, and judges n against m.
+//
+// The classes are sorted by the partition attribute (the territory), whose
+// groups at every level are runs of base codes: classes of two groups
+// never merge, so each group is rolled up on its own, in a table small
+// enough to stay in cache, and judged as soon as it is done. Unless full,
+// the roll-up stops as soon as the people withheld exceed the budget: the
+// search needs no more of a failing node, and most nodes it visits fail.
+func (x *Lattice) evaluate(n Node, m Model, full bool, w *worker) Evaluation {
 	src := x.sources[0]
 	for _, s := range x.sources[1:] {
 		if s.node.le(n) && s.c.Len() < src.c.Len() {
@@ -338,84 +438,111 @@ func (x *Lattice) rollUp(n Node, t *classTable) int {
 		}
 	}
 	c := src.c
-	t.reset()
+	w.from, w.out, w.values = c.Len(), w.out[:0], w.values[:0]
 	groups := make([][]int32, len(n))
 	mul := make([]uint64, len(n))
-	m := uint64(1)
+	space := uint64(1)
 	for a, l := range n {
 		groups[a] = x.up[a][src.node[a]][l]
-		mul[a] = m
-		m *= x.radix[a][l]
+		mul[a] = space
+		space *= x.radix[a][l]
 	}
-	attrs, sens := c.attrs, c.sensitive
-	for i, cnt := range c.counts {
-		row := c.codes[i*attrs : i*attrs+attrs]
-		var key uint64
-		for a, b := range row {
-			key += uint64(groups[a][b]) * mul[a]
+	e := Evaluation{Node: slices.Clone(n), People: x.people, Loss: 1}
+	budget := int64(math.Floor(m.MaxSuppressed * float64(x.people)))
+	extra := make([]int64, len(n)) // what withholding costs above the lower bound
+	minSize := int64(math.MaxInt64)
+	attrs, sens, part := c.attrs, c.sensitive, x.part
+	runs := x.up[part][src.node[part]][n[part]] // source partition code → the node's group
+	for lo := 0; lo < len(runs); {
+		hi := lo + 1
+		for hi < len(runs) && runs[hi] == runs[lo] {
+			hi++
 		}
-		t.add(key, cnt, c.values[i*sens:i*sens+sens])
+		first, last := src.starts[lo], src.starts[hi]
+		lo = hi
+		if first == last {
+			continue
+		}
+		t := w.t
+		t.reset(int(min(uint64(last-first), space)))
+		for i := first; i < last; i++ {
+			row := c.codes[i*attrs : i*attrs+attrs]
+			var key uint64
+			for a, b := range row {
+				key += uint64(groups[a][b]) * mul[a]
+			}
+			t.add(key, c.counts[i], c.values[i*sens:i*sens+sens])
+		}
+		for _, s := range t.used {
+			sl := t.slots[s]
+			vals := t.valuesAt(s)
+			w.out = append(w.out, sl)
+			w.values = append(w.values, vals...)
+			cnt := int64(sl.count)
+			if m.releases(cnt, vals) {
+				e.Released += cnt
+				e.Classes++
+				minSize = min(minSize, cnt)
+				continue
+			}
+			e.Suppressed += cnt
+			k := uint64(sl.key - 1)
+			for a, l := range n {
+				r := x.radix[a][l]
+				extra[a] += cnt * (x.den[a] - x.merged[a][l][k%r])
+				k /= r
+			}
+		}
+		if !full && e.Suppressed > budget {
+			w.from = -1 // not whole: never kept
+			return e
+		}
 	}
-	return c.Len()
+	e.Meets = e.Suppressed <= budget
+	if e.Released > 0 {
+		e.MaxRisk = 1 / float64(minSize)
+		e.AvgRisk = float64(e.Classes) / float64(e.Released)
+	}
+	e.Loss = x.loss(n, extra)
+	return e
 }
 
-// keep saves a roll-up of n as a source for the nodes above it when it is
-// at most a quarter of the set it came from, within the base's size in all.
-func (x *Lattice) keep(n Node, t *classTable, from int) {
-	size := len(t.used)
-	if size > from/4 || x.sourceSpace+size > x.c.Len() {
+// keep saves the node a worker just rolled up whole as a source for the
+// nodes above it, when it holds at most half the classes it came from,
+// within the base's size in all.
+func (x *Lattice) keep(n Node, w *worker) {
+	size := len(w.out)
+	if w.from < 0 || size > w.from/2 || x.sourceSpace+size > x.c.Len() {
 		return
 	}
-	c := NewClasses(len(n), t.sensitive)
+	c := NewClasses(len(n), x.c.sensitive)
 	c.codes = make([]int32, 0, size*len(n))
 	c.counts = make([]int64, 0, size)
 	codes := make([]int32, len(n))
-	for _, s := range t.used {
-		k := uint64(t.slots[s].key - 1)
+	for i, sl := range w.out {
+		k := uint64(sl.key - 1)
 		for a, l := range n {
 			r := x.radix[a][l]
 			codes[a] = int32(k % r)
 			k /= r
 		}
-		c.Add(codes, int64(t.slots[s].count), t.valuesAt(s))
+		c.Add(codes, int64(sl.count), w.values[i*c.sensitive:i*c.sensitive+c.sensitive])
 	}
-	x.sources = append(x.sources, source{node: slices.Clone(n), c: c})
+	x.sources = append(x.sources, newSource(n, c, x.part, int(x.radix[x.part][n[x.part]])))
 	x.sourceSpace += size
 }
 
-// judge computes node's outcome from its classes.
-func (x *Lattice) judge(n Node, m Model, t *classTable) Evaluation {
-	e := Evaluation{Node: slices.Clone(n), People: x.people}
-	attrs := len(n)
-	extra := 0.0 // what withholding costs above the lower bound
-	minSize := int64(math.MaxInt64)
-	for _, s := range t.used {
-		key, cnt := uint64(t.slots[s].key), int64(t.slots[s].count)
-		if m.releases(cnt, t.valuesAt(s)) {
-			e.Released += cnt
-			e.Classes++
-			minSize = min(minSize, cnt)
-			continue
-		}
-		e.Suppressed += cnt
-		k := key - 1
-		cost := 0.0
-		for a, l := range n {
-			r := x.radix[a][l]
-			cost += 1 - x.frac[a][l][k%r]
-			k /= r
-		}
-		extra += float64(cnt) * cost
+// newSource indexes classes sorted by the partition attribute: starts[g]
+// is the first class of partition code g.
+func newSource(n Node, c *Classes, part, codes int) source {
+	s := source{node: slices.Clone(n), c: c, starts: make([]int, codes+1)}
+	for i := range c.counts {
+		s.starts[c.codes[i*c.attrs+part]+1]++
 	}
-	if x.people > 0 {
-		e.Loss = x.lowerBound(n) + extra/float64(x.people)/float64(attrs)
+	for g := range codes {
+		s.starts[g+1] += s.starts[g]
 	}
-	if e.Released > 0 {
-		e.MaxRisk = 1 / float64(minSize)
-		e.AvgRisk = float64(e.Classes) / float64(e.Released)
-	}
-	e.Meets = float64(e.Suppressed) <= m.MaxSuppressed*float64(x.people)
-	return e
+	return s
 }
 
 // better orders outcomes that meet the model: least loss, then the lowest
@@ -470,17 +597,15 @@ func (x *Lattice) Search(m Model) Outcome {
 	// their outcomes are taken in order, so the choice is the one a single
 	// core would make (a candidate the batch's earlier outcomes would have
 	// pruned fails, or loses, anyway).
-	workers := min(runtime.GOMAXPROCS(0), 4)
-	tables := make([]*classTable, workers)
-	for i := range tables {
-		tables[i] = newClassTable(x.c.Len(), x.c.sensitive)
+	workers := []*worker{x.worker()}
+	for len(workers) < min(runtime.GOMAXPROCS(0), 4) {
+		workers = append(workers, x.newWorker())
 	}
-	results := make([]Evaluation, workers)
-	froms := make([]int, workers)
+	results := make([]Evaluation, len(workers))
 	for i := 0; i < len(nodes); {
 		var batch []Node
 		stop := false
-		for ; i < len(nodes) && len(batch) < workers; i++ {
+		for ; i < len(nodes) && len(batch) < len(workers); i++ {
 			n := nodes[i]
 			if best.Meets && bound[string(n)] > best.Loss {
 				stop = true
@@ -494,15 +619,12 @@ func (x *Lattice) Search(m Model) Outcome {
 		}
 		var wg sync.WaitGroup
 		for w, n := range batch {
-			wg.Go(func() {
-				froms[w] = x.rollUp(n, tables[w])
-				results[w] = x.judge(n, m, tables[w])
-			})
+			wg.Go(func() { results[w] = x.evaluate(n, m, false, workers[w]) })
 		}
 		wg.Wait()
 		for w, e := range results[:len(batch)] {
 			out.Evaluated++
-			x.keep(e.Node, tables[w], froms[w])
+			x.keep(e.Node, workers[w])
 			if !e.Meets {
 				failed = slices.DeleteFunc(failed, func(f Node) bool { return f.le(e.Node) })
 				failed = append(failed, e.Node)
@@ -551,11 +673,11 @@ func (x *Lattice) Release(n Node, m Model, meets bool) *Release {
 	if !meets {
 		return r
 	}
-	t := newClassTable(x.c.Len(), x.c.sensitive)
-	x.rollUp(n, t)
-	for _, s := range t.used {
-		if m.releases(int64(t.slots[s].count), t.valuesAt(s)) {
-			r.keep[uint64(t.slots[s].key-1)] = struct{}{}
+	w := x.worker()
+	x.evaluate(n, m, true, w)
+	for i, sl := range w.out {
+		if m.releases(int64(sl.count), w.values[i*x.c.sensitive:i*x.c.sensitive+x.c.sensitive]) {
+			r.keep[uint64(sl.key-1)] = struct{}{}
 		}
 	}
 	return r
@@ -582,6 +704,8 @@ func (r *Release) Labels(codes []int32, dst []string) bool {
 // million classes runs in milliseconds, where a Go map would allocate. A
 // slot's key and count share a cache line.
 type classTable struct {
+	all       []slot   // the table's memory; slots is the part in use
+	allValues []uint32
 	slots     []slot
 	used      []int32  // the slots taken, in the order taken
 	values    []uint32 // sensitive per slot
@@ -597,14 +721,22 @@ type slot struct {
 	count uint32
 }
 
+// newClassTable holds up to classes classes; reset sizes it for each roll-up.
 func newClassTable(classes, sensitive int) *classTable {
-	size, bits := 1, uint(0)
-	for size < 2*classes+16 {
+	size, _ := tableSize(classes)
+	t := &classTable{all: make([]slot, size), allValues: make([]uint32, size*sensitive), sensitive: sensitive}
+	t.reset(classes)
+	return t
+}
+
+// tableSize is a power of two with room for classes at most two thirds full.
+func tableSize(classes int) (int, uint) {
+	size, bits := 16, uint(4)
+	for size < classes+classes/2+16 {
 		size <<= 1
 		bits++
 	}
-	return &classTable{slots: make([]slot, size), values: make([]uint32, size*sensitive), sensitive: sensitive,
-		mask: uint64(size - 1), shift: 64 - bits}
+	return size, bits
 }
 
 func (t *classTable) valuesAt(s int32) []uint32 {
@@ -612,9 +744,9 @@ func (t *classTable) valuesAt(s int32) []uint32 {
 	return t.values[i : i+t.sensitive]
 }
 
-// reset empties the table, slot by slot when few were taken: the
-// roll-ups of coarse nodes take a few hundred of millions of slots.
-func (t *classTable) reset() {
+// reset empties the table, slot by slot when few were taken, and sizes it
+// for at most classes classes, growing it if it must.
+func (t *classTable) reset(classes int) {
 	if len(t.used) > len(t.slots)/8 {
 		clear(t.slots)
 		clear(t.values)
@@ -625,6 +757,12 @@ func (t *classTable) reset() {
 		}
 	}
 	t.used = t.used[:0]
+	size, bits := tableSize(classes)
+	if size > len(t.all) {
+		t.all, t.allValues = make([]slot, size), make([]uint32, size*t.sensitive)
+	}
+	t.slots, t.values = t.all[:size], t.allValues[:size*t.sensitive]
+	t.mask, t.shift = uint64(size-1), 64-bits
 }
 
 func (t *classTable) add(k uint64, n int64, values []uint32) {

@@ -283,6 +283,18 @@ func TestSearchEdges(t *testing.T) {
 	if _, err := NewLattice(hs[:2], few); err == nil {
 		t.Error("classes of 4 attributes accepted with 2 hierarchies")
 	}
+	// The classes are partitioned by an attribute whose levels group runs
+	// of base codes; with none, the lattice is refused.
+	shuffled := Hierarchy{Name: "x", Levels: []Level{
+		{Name: "base", Group: []int32{0, 1, 2}, Labels: []string{"a", "b", "c"}},
+		{Name: "pairs", Group: []int32{0, 1, 0}, Labels: []string{"ac", "b"}},
+		{Name: "all", Group: []int32{0, 0, 0}, Labels: []string{"*"}},
+	}}
+	one := NewClasses(1, 0)
+	one.Add([]int32{2}, 3, nil)
+	if _, err := NewLattice([]Hierarchy{shuffled}, one); err == nil {
+		t.Error("a lattice with no attribute to partition by was accepted")
+	}
 }
 
 // BenchmarkSearch: a national year's shape (107 provinces in 20 regions, 16
