@@ -452,6 +452,7 @@ func TestExportPseudonymsAndTerritory(t *testing.T) {
 	tokR, idR, _ := readyExport(t, "regione-12", "microdati", daysAgo(300), today())
 	m1, m2 := pseudonyms(downloadExport(t, tokM, idM1)), pseudonyms(downloadExport(t, tokM, idM2))
 	rrows := downloadExport(t, tokR, idR)
+	checkPrivacy(t, rrows[0], rrows[1:], 5, 0, nil)
 	r := pseudonyms(rrows)
 	same := 0
 	for p := range m1 {
@@ -794,6 +795,9 @@ func TestExportParquet(t *testing.T) {
 				t.Errorf("Content-Disposition %q", cd)
 			}
 			got, dictionary := readParquet(t, r.body, want[0])
+			if tipo == "microdati" {
+				checkPrivacy(t, want[0], got, 5, 0, nil)
+			}
 			if names := dictionaryNames(t, dictionary); strings.Join(names, ",") != strings.Join(want[0], ",") {
 				t.Errorf("the file's dictionary names %v, the CSV header is %v", names, want[0])
 			}

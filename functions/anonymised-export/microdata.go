@@ -287,7 +287,9 @@ func (x *exporter) count(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm 
 
 	// The classes are counted straight into the search's table, months on
 	// their absolute scale until the period's first one is known.
-	cs := disclosure.NewClasses(attrs, len(pm.Sensitive))
+	codesOf := [attrs]int{attrTerritory: len(ps), attrSex: 2, attrAge: 16, attrCitizenship: 3, attrISEE: 4, attrBenefit: 5,
+		attrMonth: 10000 * 12} // months since year 0 until Rebase
+	cs := disclosure.NewClasses(codesOf[:], len(pm.Sensitive))
 	first, last := math.MaxInt, math.MinInt
 	rows, err = tx.Query(ctx, classesSQL(pm.Sensitive), args)
 	if err != nil {

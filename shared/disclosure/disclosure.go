@@ -1,9 +1,9 @@
 // Package disclosure holds the statistical disclosure controls that a
-// release of data about people must pass (docs/domain.md#statistical-release):
-// keyed pseudonyms that two recipients cannot link, the smallest k a
-// k-anonymous release may use, and the threshold rule with secondary
-// suppression for tables of counts. (The k-anonymity of a microdata export
-// is decided in PostgreSQL, where the rows are: see anonymised-export.)
+// release of data about people must pass (docs/domain.md#statistical-release,
+// docs/anonymisation.md): keyed pseudonyms that two recipients cannot link,
+// the search for the generalisation a k-anonymous (ℓ-diverse) microdata
+// release uses (lattice.go), and the threshold rule with secondary
+// suppression for nested tables of counts (nested.go).
 package disclosure
 
 import (

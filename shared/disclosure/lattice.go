@@ -72,33 +72,77 @@ func (h Hierarchy) Check() error {
 
 // Classes are the people counted by the base codes of every quasi-identifier
 // and, for ℓ-diversity, the set of values of each sensitive attribute among
-// them (a bit per value).
+// them (a bit per value). A class's codes are packed into one word, 12
+// bytes a class with its count: a million classes take 12 MB.
 type Classes struct {
 	attrs, sensitive int
-	codes            []int32  // len(counts) × attrs
-	counts           []int64  // people per class
+	shift            []uint8
+	mask             []uint64
+	packed           []uint64 // the codes, attribute a at bits shift[a]
+	counts           []uint32 // people per class
 	values           []uint32 // len(counts) × sensitive
+	err              error    // the first code out of range
 }
 
-// NewClasses holds classes of attrs quasi-identifiers and sensitive attributes of at most 32 values each.
-func NewClasses(attrs, sensitive int) *Classes {
-	return &Classes{attrs: attrs, sensitive: sensitive}
+// NewClasses holds classes whose attribute a takes codes below codes[a],
+// with sensitive attributes of at most 32 values each.
+func NewClasses(codes []int, sensitive int) *Classes {
+	c := &Classes{attrs: len(codes), sensitive: sensitive, shift: make([]uint8, len(codes)), mask: make([]uint64, len(codes))}
+	used := 0
+	for a, n := range codes {
+		w := max(1, 64-bits.LeadingZeros64(uint64(max(n-1, 0))))
+		c.shift[a], c.mask[a] = uint8(used), 1<<w-1
+		used += w
+	}
+	if used > 64 {
+		c.err = errors.New("the quasi-identifiers' codes do not fit 64 bits")
+	}
+	return c
+}
+
+// code is attribute a's code of class i.
+func (c *Classes) code(i, a int) int32 {
+	return int32(c.packed[i] >> c.shift[a] & c.mask[a])
 }
 
 // Add counts n people with base codes and sensitive value sets values. A
-// combination added twice is one class.
+// combination added twice is one class. A code out of range makes
+// NewLattice fail.
 func (c *Classes) Add(codes []int32, n int64, values []uint32) {
-	c.codes = append(c.codes, codes[:c.attrs]...)
-	c.counts = append(c.counts, n)
+	var p uint64
+	for a, b := range codes[:c.attrs] {
+		if b < 0 || uint64(b) > c.mask[a] {
+			if c.err == nil {
+				c.err = fmt.Errorf("attribute %d: code %d out of range", a, b)
+			}
+			return
+		}
+		p |= uint64(b) << c.shift[a]
+	}
+	if n < 0 || n >= math.MaxUint32 {
+		if c.err == nil {
+			c.err = fmt.Errorf("a class of %d people", n)
+		}
+		return
+	}
+	c.packed = append(c.packed, p)
+	c.counts = append(c.counts, uint32(n))
 	c.values = append(c.values, values[:c.sensitive]...)
 }
 
-// Rebase subtracts by from every class's base code of attribute attr: codes
+// Rebase subtracts by from every class's code of attribute attr: codes
 // counted on an absolute scale (months since year 0) become a hierarchy's
 // base codes from 0.
 func (c *Classes) Rebase(attr int, by int32) {
-	for i := attr; i < len(c.codes); i += c.attrs {
-		c.codes[i] -= by
+	for i := range c.packed {
+		b := c.code(i, attr)
+		if b < by {
+			if c.err == nil {
+				c.err = fmt.Errorf("attribute %d: code %d below %d", attr, b, by)
+			}
+			return
+		}
+		c.packed[i] += uint64(-int64(by)) << c.shift[attr] // wraps: the field is at least by
 	}
 }
 
@@ -228,6 +272,9 @@ func NewLattice(hs []Hierarchy, c *Classes) (*Lattice, error) {
 	if len(hs) != c.attrs {
 		return nil, fmt.Errorf("%d hierarchies for classes of %d attributes", len(hs), c.attrs)
 	}
+	if c.err != nil {
+		return nil, c.err
+	}
 	x := &Lattice{hs: hs, c: c}
 	span := 1.0
 	for _, h := range hs {
@@ -273,13 +320,13 @@ func NewLattice(hs []Hierarchy, c *Classes) (*Lattice, error) {
 		marg[a] = make([]int64, len(h.Levels[0].Group))
 	}
 	for i, n := range c.counts {
-		x.people += n
+		x.people += int64(n)
 		for a := range hs {
-			b := c.codes[i*c.attrs+a]
-			if b < 0 || int(b) >= len(marg[a]) {
+			b := c.code(i, a)
+			if int(b) >= len(marg[a]) {
 				return nil, fmt.Errorf("attribute %s: base code %d out of range", hs[a].Name, b)
 			}
-			marg[a][b] += n
+			marg[a][b] += int64(n)
 		}
 	}
 	if x.people >= math.MaxUint32 {
@@ -328,18 +375,18 @@ func runs(h Hierarchy) bool {
 func sortedBy(c *Classes, a, codes int) *Classes {
 	starts := make([]int, codes+1)
 	for i := range c.counts {
-		starts[c.codes[i*c.attrs+a]+1]++
+		starts[c.code(i, a)+1]++
 	}
 	for g := range codes {
 		starts[g+1] += starts[g]
 	}
-	out := &Classes{attrs: c.attrs, sensitive: c.sensitive, codes: make([]int32, len(c.codes)),
-		counts: make([]int64, len(c.counts)), values: make([]uint32, len(c.values))}
+	out := &Classes{attrs: c.attrs, sensitive: c.sensitive, shift: c.shift, mask: c.mask, packed: make([]uint64, len(c.packed)),
+		counts: make([]uint32, len(c.counts)), values: make([]uint32, len(c.values))}
 	for i := range c.counts {
-		g := c.codes[i*c.attrs+a]
+		g := c.code(i, a)
 		j := starts[g]
 		starts[g]++
-		copy(out.codes[j*c.attrs:], c.codes[i*c.attrs:i*c.attrs+c.attrs])
+		out.packed[j] = c.packed[i]
 		out.counts[j] = c.counts[i]
 		copy(out.values[j*c.sensitive:], c.values[i*c.sensitive:i*c.sensitive+c.sensitive])
 	}
@@ -451,7 +498,7 @@ func (x *Lattice) evaluate(n Node, m Model, full bool, w *worker) Evaluation {
 	budget := int64(math.Floor(m.MaxSuppressed * float64(x.people)))
 	extra := make([]int64, len(n)) // what withholding costs above the lower bound
 	minSize := int64(math.MaxInt64)
-	attrs, sens, part := c.attrs, c.sensitive, x.part
+	sens, part := c.sensitive, x.part
 	runs := x.up[part][src.node[part]][n[part]] // source partition code → the node's group
 	for lo := 0; lo < len(runs); {
 		hi := lo + 1
@@ -466,12 +513,12 @@ func (x *Lattice) evaluate(n Node, m Model, full bool, w *worker) Evaluation {
 		t := w.t
 		t.reset(int(min(uint64(last-first), space)))
 		for i := first; i < last; i++ {
-			row := c.codes[i*attrs : i*attrs+attrs]
+			p := c.packed[i]
 			var key uint64
-			for a, b := range row {
-				key += uint64(groups[a][b]) * mul[a]
+			for a, g := range groups {
+				key += uint64(g[p>>c.shift[a]&c.mask[a]]) * mul[a]
 			}
-			t.add(key, c.counts[i], c.values[i*sens:i*sens+sens])
+			t.add(key, int64(c.counts[i]), c.values[i*sens:i*sens+sens])
 		}
 		for _, s := range t.used {
 			sl := t.slots[s]
@@ -515,9 +562,13 @@ func (x *Lattice) keep(n Node, w *worker) {
 	if w.from < 0 || size > w.from/2 || x.sourceSpace+size > x.c.Len() {
 		return
 	}
-	c := NewClasses(len(n), x.c.sensitive)
-	c.codes = make([]int32, 0, size*len(n))
-	c.counts = make([]int64, 0, size)
+	radices := make([]int, len(n))
+	for a, l := range n {
+		radices[a] = int(x.radix[a][l])
+	}
+	c := NewClasses(radices, x.c.sensitive)
+	c.packed = make([]uint64, 0, size)
+	c.counts = make([]uint32, 0, size)
 	codes := make([]int32, len(n))
 	for i, sl := range w.out {
 		k := uint64(sl.key - 1)
@@ -537,7 +588,7 @@ func (x *Lattice) keep(n Node, w *worker) {
 func newSource(n Node, c *Classes, part, codes int) source {
 	s := source{node: slices.Clone(n), c: c, starts: make([]int, codes+1)}
 	for i := range c.counts {
-		s.starts[c.codes[i*c.attrs+part]+1]++
+		s.starts[c.code(i, part)+1]++
 	}
 	for g := range codes {
 		s.starts[g+1] += s.starts[g]

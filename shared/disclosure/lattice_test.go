@@ -90,8 +90,17 @@ func population(rng *rand.Rand, hs []Hierarchy, n int) []person {
 	return out
 }
 
+// sizes are the hierarchies' base codes.
+func sizes(hs []Hierarchy) []int {
+	var out []int
+	for _, h := range hs {
+		out = append(out, len(h.Levels[0].Group))
+	}
+	return out
+}
+
 func classesOf(hs []Hierarchy, ps []person) *Classes {
-	c := NewClasses(len(hs), 1)
+	c := NewClasses(sizes(hs), 1)
 	for _, p := range ps {
 		c.Add(p.codes, 1, []uint32{1 << p.sensitive}) // one person a class: the roll-up must merge them
 	}
@@ -265,7 +274,7 @@ func TestReleaseMeetsTheModel(t *testing.T) {
 func TestSearchEdges(t *testing.T) {
 	t.Parallel()
 	hs := smallHierarchies()
-	x, err := NewLattice(hs, NewClasses(len(hs), 1))
+	x, err := NewLattice(hs, NewClasses(sizes(hs), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,6 +292,22 @@ func TestSearchEdges(t *testing.T) {
 	if _, err := NewLattice(hs[:2], few); err == nil {
 		t.Error("classes of 4 attributes accepted with 2 hierarchies")
 	}
+	// A code beyond what the classes were declared with is refused.
+	bad := NewClasses(sizes(hs), 1)
+	bad.Add([]int32{0, 6, 0, 0}, 1, []uint32{1}) // terr has 6 codes: 0..5
+	if _, err := NewLattice(hs, bad); err == nil {
+		t.Error("a code out of range was accepted")
+	}
+	// Rebase moves codes down, never below 0.
+	shifted := NewClasses(sizes(hs), 1)
+	shifted.Add([]int32{3, 1, 2, 1}, 1, []uint32{1})
+	shifted.Rebase(0, 2)
+	if got := shifted.code(0, 0); got != 1 || shifted.code(0, 1) != 1 || shifted.code(0, 2) != 2 {
+		t.Errorf("rebased codes %d %d %d", got, shifted.code(0, 1), shifted.code(0, 2))
+	}
+	if shifted.Rebase(0, 2); shifted.err == nil {
+		t.Error("a rebase below 0 was accepted")
+	}
 	// The classes are partitioned by an attribute whose levels group runs
 	// of base codes; with none, the lattice is refused.
 	shuffled := Hierarchy{Name: "x", Levels: []Level{
@@ -290,7 +315,7 @@ func TestSearchEdges(t *testing.T) {
 		{Name: "pairs", Group: []int32{0, 1, 0}, Labels: []string{"ac", "b"}},
 		{Name: "all", Group: []int32{0, 0, 0}, Labels: []string{"*"}},
 	}}
-	one := NewClasses(1, 0)
+	one := NewClasses([]int{3}, 0)
 	one.Add([]int32{2}, 3, nil)
 	if _, err := NewLattice([]Hierarchy{shuffled}, one); err == nil {
 		t.Error("a lattice with no attribute to partition by was accepted")
@@ -313,7 +338,7 @@ func BenchmarkSearch(b *testing.B) {
 		}
 		counts[k]++
 	}
-	c := NewClasses(len(hs), 0)
+	c := NewClasses(sizes(hs), 0)
 	for k, n := range counts {
 		c.Add(k[:], n, nil)
 	}

@@ -9,7 +9,7 @@ import (
 // Every number either table publishes is a sum of Cells, so one pattern
 // decided on Cells binds the Region's export and the Ministry's alike: the
 // attacker guarded against holds all the tables and subtracts across them,
-// which protecting each table on its own (Suppress) does not stop.
+// which protecting each table on its own, line by line, does not stop.
 type Nested struct {
 	Regions []string  // region labels
 	Leaves  []string  // province labels
