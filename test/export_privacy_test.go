@@ -64,7 +64,11 @@ func TestExportPrivacyBadInput(t *testing.T) {
 		INSERT INTO export_destinatario (org, k) VALUES ('REGIONE:15', 6) ON CONFLICT (org) DO UPDATE SET k = 6`); err != nil {
 		t.Fatal(err)
 	}
-	defer h.DB.Exec(context.Background(), `UPDATE export_destinatario SET k = 5 WHERE org = 'REGIONE:15'`)
+	t.Cleanup(func() {
+		if _, err := h.DB.Exec(context.Background(), `UPDATE export_destinatario SET k = 5 WHERE org = 'REGIONE:15'`); err != nil {
+			t.Errorf("restore Region 15's k: %v", err)
+		}
+	})
 	period := map[string]string{"da": "2022-01-01", "a": "2022-12-31"}
 	cases := []struct {
 		name  string

@@ -31,9 +31,9 @@ type column struct {
 var microdataColumns = []column{
 	{"pseudonimo", "HMAC-SHA-256 of the person under the recipient's key: stable across periods for one recipient, unlinkable between recipients"},
 	{"territorio", "residence of the household"},
-	{"sesso", "M or F"},
+	{"sesso", "sex"},
 	{"fascia_eta", "age at the end of the period"},
-	{"cittadinanza", "IT, UE (another EU state) or EXTRA_UE"},
+	{"cittadinanza", "citizenship: IT, UE (another EU state), EXTRA_UE; ESTERO is UE or EXTRA_UE"},
 	{"fascia_isee", "ISEE of the household, euro"},
 	{"fascia_beneficio", "monthly benefit of the household, euro"},
 	{"mese_presentazione", "when the application was presented"},
@@ -209,7 +209,7 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 		}
 		defer rows.Close()
 		sp.search(pm.Model)
-		out.stats.Read = sp.result.People
+		out.Read = sp.result.People
 		out.dictionary = dictionaryOf(sp.hs, sp.result.Node)
 		out.model = modelOf(pm, sp)
 		table, err := newTable[microRow](format, w, out.dictionary)
@@ -227,10 +227,10 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 		x.log.Info("microdata released", "classes", sp.classes, "nodes_rolled_up", sp.result.Evaluated,
 			"count_s", sp.counted.Seconds(), "search_s", sp.searched.Seconds(), "stream_s", time.Since(streaming).Seconds(),
 			"people", sp.result.People, "released", sp.result.Released)
-		out.stats.Suppressed = out.stats.Read - out.stats.Released
-		if out.stats.Released != sp.result.Released {
+		out.Suppressed = out.Read - out.Released
+		if out.Released != sp.result.Released {
 			// The snapshot is one: the two passes must agree.
-			return fmt.Errorf("microdata: %d people released, the search counted %d", out.stats.Released, sp.result.Released)
+			return fmt.Errorf("microdata: %d people released, the search counted %d", out.Released, sp.result.Released)
 		}
 		if err := table.Close(); err != nil {
 			return err

@@ -9,13 +9,13 @@ ALTER TABLE nucleo ADD COLUMN data_cessazione date CHECK (data_cessazione >= dat
 -- A recipient's default suppression budget: the share of a period's people
 -- a release may withhold.
 ALTER TABLE export_destinatario
-    ADD COLUMN soppressione_massima numeric(4,3) NOT NULL DEFAULT 0.05
+    ADD COLUMN soppressione_massima double precision NOT NULL DEFAULT 0.05
         CHECK (soppressione_massima >= 0 AND soppressione_massima <= 0.2);
 
 -- The privacy model an export was asked with, frozen at its request, and
 -- what the search chose (the node, its loss and risk), kept for the receipt.
 ALTER TABLE export
-    ADD COLUMN soppressione_massima numeric(4,3) CHECK (soppressione_massima >= 0 AND soppressione_massima <= 0.2),
+    ADD COLUMN soppressione_massima double precision CHECK (soppressione_massima >= 0 AND soppressione_massima <= 0.2),
     ADD COLUMN l integer CHECK (l >= 2),
     ADD COLUMN sensibili text[],
     ADD COLUMN modello jsonb;

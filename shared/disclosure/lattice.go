@@ -238,16 +238,16 @@ type Evaluation struct {
 // Lattice is the search space of one release: the hierarchies and the
 // people's classes.
 type Lattice struct {
-	hs      []Hierarchy
-	c       *Classes
-	people  int64
-	radix   [][]uint64    // radix[a][l] = groups at level l
+	hs     []Hierarchy
+	c      *Classes
+	people int64
+	radix  [][]uint64 // radix[a][l] = groups at level l
 	// The loss is kept as exact integers per attribute, so that it does
 	// not depend on the order classes are summed in: a search and an
 	// evaluation of every node compare equal losses as equal.
-	merged  [][][]int64 // merged[a][l][g] = m-1: the base values group g merges, less one
-	den     []int64     // den[a] = M-1, at least 1
-	lower   [][]int64   // lower[a][l] = Σ people × merged at level l, for the bound
+	merged  [][][]int64   // merged[a][l][g] = m-1: the base values group g merges, less one
+	den     []int64       // den[a] = M-1, at least 1
+	lower   [][]int64     // lower[a][l] = Σ people × merged at level l, for the bound
 	up      [][][][]int32 // up[a][from][to][group at from] = group at to
 	scratch *worker       // for Evaluate and Release
 	// part is the partition attribute: the one whose levels all group runs
@@ -755,7 +755,7 @@ func (r *Release) Labels(codes []int32, dst []string) bool {
 // million classes runs in milliseconds, where a Go map would allocate. A
 // slot's key and count share a cache line.
 type classTable struct {
-	all       []slot   // the table's memory; slots is the part in use
+	all       []slot // the table's memory; slots is the part in use
 	allValues []uint32
 	slots     []slot
 	used      []int32  // the slots taken, in the order taken

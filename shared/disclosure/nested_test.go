@@ -583,7 +583,7 @@ func newEchelon(m int) *echelon {
 func (e *echelon) reduce(js []int) (lead int, touched []int) {
 	e.heap = e.heap[:0]
 	for _, j := range js {
-		e.acc[j] += 1
+		e.acc[j]++
 		touched = append(touched, j)
 		e.push(j)
 	}
