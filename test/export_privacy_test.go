@@ -151,42 +151,21 @@ func TestExportPeriod(t *testing.T) {
 		t.Errorf("an end before the start: %+v", a)
 	}
 
-	tok := token(t, "mlps")
-	_, _, agg := readyExportFor(t, tok, "aggregati", "2019-03-01", "2019-03-31")
-	if got := progressOf(t, tok, agg); got != int64(want) {
-		t.Errorf("aggregates of March 2019 counted %d people, want %d", got, want)
+	if _, _, agg := readyExport(t, "mlps", "aggregati", "2019-03-01", "2019-03-31"); agg.Progresso != int64(want) {
+		t.Errorf("aggregates of March 2019 counted %d people, want %d", agg.Progresso, want)
 	}
 	// Fewer people than k: no node meets the model; the file is released
 	// empty with its manifest, never with a class below k.
-	_, it, micro := readyExportFor(t, tok, "microdati", "2019-03-01", "2019-03-31")
+	tok, micro, it := readyExport(t, "mlps", "microdati", "2019-03-01", "2019-03-31")
 	recs := downloadExport(t, tok, micro)
 	if len(recs) != 1 || it.Modello.Rispettato || it.Modello.Persone != int64(want) || *it.RigheSoppresse != int64(want) {
 		t.Errorf("microdata of %d people at k = 5: %d rows, model %+v", want, len(recs)-1, it.Modello)
 	}
 	// A period with nobody: an empty file and its manifest.
-	_, it, none := readyExportFor(t, tok, "microdati", "2012-01-01", "2012-12-31")
+	_, none, it := readyExport(t, "mlps", "microdati", "2012-01-01", "2012-12-31")
 	if recs := downloadExport(t, tok, none); len(recs) != 1 || it.Modello.Persone != 0 {
 		t.Errorf("a period with nobody: %d rows, model %+v", len(recs)-1, it.Modello)
 	}
-}
-
-func readyExportFor(t *testing.T, tok, tipo, da, a string) (string, exportItem, string) {
-	t.Helper()
-	id := startExport(t, tok, tipo, da, a)
-	it := waitExport(t, tok, id)
-	if it.Stato != "PRONTO" {
-		t.Fatalf("export ended %s", it.Stato)
-	}
-	return tok, it, id
-}
-
-func progressOf(t *testing.T, tok, id string) int64 {
-	t.Helper()
-	var it struct {
-		Progresso int64 `json:"progresso"`
-	}
-	decodeInto(t, do(t, call{method: http.MethodGet, url: h.URL(exportFn, "/exports/"+id), token: tok}), &it)
-	return it.Progresso
 }
 
 // TestExportNestedTables: a Region's table and the Ministry's for the same
@@ -196,10 +175,9 @@ func progressOf(t *testing.T, tok, id string) int64 {
 // both tables, is shared/disclosure's TestProtectNestedProperty.)
 func TestExportNestedTables(t *testing.T) {
 	da, a := daysAgo(200), today()
-	_, _, nat := readyExportFor(t, token(t, "mlps"), "aggregati", da, a)
-	tokR := token(t, "regione-12")
-	_, _, reg := readyExportFor(t, tokR, "aggregati", da, a)
-	national := downloadExport(t, token(t, "mlps"), nat)
+	tokM, nat, _ := readyExport(t, "mlps", "aggregati", da, a)
+	tokR, reg, _ := readyExport(t, "regione-12", "aggregati", da, a)
+	national := downloadExport(t, tokM, nat)
 	regional := downloadExport(t, tokR, reg)
 	type sum struct{ total, hidden, rows int }
 	byRegion := map[string]*sum{} // sesso|eta|did|patto over Region 12's provinces

@@ -30,6 +30,7 @@ type exportItem struct {
 	IDExport       string  `json:"id_export"`
 	Tipo           string  `json:"tipo"`
 	Stato          string  `json:"stato"`
+	Progresso      int64   `json:"progresso"`
 	Righe          *int64  `json:"righe"`
 	RigheSoppresse *int64  `json:"righe_soppresse"`
 	K              *int    `json:"k"`

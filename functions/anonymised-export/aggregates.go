@@ -122,16 +122,9 @@ func (x *exporter) aggregates(ctx context.Context, w io.Writer, format string, j
 func (x *exporter) nestedCounts(ctx context.Context, j job, rc recipient, progress *atomic.Int64, st *stats) (disclosure.Nested, error) {
 	var n disclosure.Nested
 	args := pgx.NamedArgs{"da": j.da.Time(), "a": j.a.Time(), "region": ""}
-	rows, err := x.db.Query(ctx, provincesSQL, args)
+	ps, err := readProvinces(ctx, x.db, "")
 	if err != nil {
-		return n, fmt.Errorf("read provinces: %w", err)
-	}
-	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (province, error) {
-		var p province
-		return p, r.Scan(&p.sigla, &p.region)
-	})
-	if err != nil {
-		return n, fmt.Errorf("read provinces: %w", err)
+		return n, err
 	}
 	var regions indexer
 	leafOf := map[string]int{}
@@ -164,7 +157,7 @@ func (x *exporter) nestedCounts(ctx context.Context, j job, rc recipient, progre
 			n.Cells[p][r] = make([]int, len(n.Cols))
 		}
 	}
-	rows, err = x.db.Query(ctx, aggregatesSQL, args)
+	rows, err := x.db.Query(ctx, aggregatesSQL, args)
 	if err != nil {
 		return n, fmt.Errorf("query aggregates: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/db"
@@ -162,29 +161,18 @@ func (c *claim) release(ctx context.Context, q db.DBTX) error {
 
 // finish marks the export downloaded with its receipt, only while the claim
 // is still this download's; false when it is not (nothing is changed). The
-// download's audit record is written in the same transaction: a receipt
+// download's audit record is written by the same statement: a receipt
 // never exists without it.
-func (c *claim) finish(ctx context.Context, b db.Beginner, at time.Time, receipt string, trail audit.Entry) (bool, error) {
-	done := false
-	err := db.Transact(ctx, b, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE export SET stato = 'SCARICATO', scaricato_il = $3, ricevuta = $4, aggiornato_il = now(),
-			       scaricamento_id = NULL, scaricamento_scade_il = NULL
-			WHERE id = $1 AND scaricamento_id = $2 AND stato = 'PRONTO'`, c.exportID, c.token, at, receipt)
-		if err != nil {
-			return fmt.Errorf("record download: %w", err)
-		}
-		if done = tag.RowsAffected() == 1; !done {
-			return nil
-		}
-		bt := &pgx.Batch{}
-		audit.Queue(bt, trail)
-		if err := tx.SendBatch(ctx, bt).Close(); err != nil {
-			return fmt.Errorf("record download: %w", err)
-		}
-		return nil
-	})
-	return done, err
+func (c *claim) finish(ctx context.Context, q db.DBTX, at time.Time, receipt string, trail audit.Entry) (bool, error) {
+	n, err := audit.Change(ctx, q, trail, `
+		UPDATE export SET stato = 'SCARICATO', scaricato_il = $3, ricevuta = $4, aggiornato_il = now(),
+		       scaricamento_id = NULL, scaricamento_scade_il = NULL
+		WHERE id = $1 AND scaricamento_id = $2 AND stato = 'PRONTO'
+		RETURNING id`, c.exportID, c.token, at, receipt)
+	if err != nil {
+		return false, fmt.Errorf("record download: %w", err)
+	}
+	return n == 1, nil
 }
 
 // send copies the file to the client and returns how much went out and its

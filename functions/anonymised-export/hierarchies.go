@@ -1,9 +1,15 @@
 package function
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/disclosure"
 )
 
@@ -126,6 +132,28 @@ var macroAreas = map[string]string{
 
 // province is one base code of the territory.
 type province struct{ sigla, region string }
+
+// readProvinces reads the provinces of region ("" for all Italy) in
+// territory order: by macro-area, region, then sigla, so that every region
+// and macro-area is a run of them, as the search's partition by territory
+// needs (disclosure.NewLattice).
+func readProvinces(ctx context.Context, q db.DBTX, region string) ([]province, error) {
+	rows, err := q.Query(ctx, `SELECT provincia, regione FROM comune WHERE $1 = '' OR regione = $1 GROUP BY 1, 2`, region)
+	if err != nil {
+		return nil, fmt.Errorf("read provinces: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (province, error) {
+		var p province
+		return p, r.Scan(&p.sigla, &p.region)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read provinces: %w", err)
+	}
+	slices.SortFunc(ps, func(p, q province) int {
+		return cmp.Or(cmp.Compare(macroAreas[p.region], macroAreas[q.region]), cmp.Compare(p.region, q.region), cmp.Compare(p.sigla, q.sigla))
+	})
+	return ps, nil
+}
 
 // territoryHierarchy generalises the recipient's provinces to their region,
 // macro-area and Italy. (The comune never leaves: too few people share one.)

@@ -1,7 +1,6 @@
 package function
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,8 +108,6 @@ trasferimenti AS (
 // a recipient's file nor two recipients' files share an order another
 // database could follow; the hash is compared bytewise (COLLATE "C").
 const (
-	provincesSQL = `SELECT provincia, regione FROM comune WHERE @region = '' OR regione = @region GROUP BY 1, 2 ORDER BY 1`
-
 	factsJoinSQL = `
 LEFT JOIN ultimo_did d ON d.componente_id = m.id
 LEFT JOIN patto_lavoro l ON l.componente_id = m.id
@@ -196,7 +193,7 @@ func (x *exporter) microdata(ctx context.Context, w io.Writer, format string, j 
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+sortMemory+`'; SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off`); err != nil {
 			return fmt.Errorf("set up microdata: %w", err)
 		}
-		sp, err := x.count(ctx, tx, args, pm)
+		sp, err := x.count(ctx, tx, args, rc.region, pm)
 		if err != nil {
 			return err
 		}
@@ -256,26 +253,14 @@ type searched struct {
 	classes           int
 }
 
-// count counts the classes of the period's people.
-func (x *exporter) count(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm privacy) (searched, error) {
+// count counts the classes of the period's people in region ("" for all Italy).
+func (x *exporter) count(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, region string, pm privacy) (searched, error) {
 	var sp searched
 	start := time.Now()
-	rows, err := tx.Query(ctx, provincesSQL, args)
+	ps, err := readProvinces(ctx, tx, region)
 	if err != nil {
-		return sp, fmt.Errorf("read provinces: %w", err)
+		return sp, err
 	}
-	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (province, error) {
-		var p province
-		return p, r.Scan(&p.sigla, &p.region)
-	})
-	if err != nil {
-		return sp, fmt.Errorf("read provinces: %w", err)
-	}
-	// Regions and macro-areas as runs of provinces: the search partitions
-	// the classes by territory (disclosure.NewLattice).
-	slices.SortFunc(ps, func(p, q province) int {
-		return cmp.Or(cmp.Compare(macroAreas[p.region], macroAreas[q.region]), cmp.Compare(p.region, q.region), cmp.Compare(p.sigla, q.sigla))
-	})
 	sp.provinces = make(map[string]int32, len(ps))
 	for i, p := range ps {
 		sp.provinces[p.sigla] = int32(i)
@@ -291,7 +276,7 @@ func (x *exporter) count(ctx context.Context, tx pgx.Tx, args pgx.NamedArgs, pm 
 		attrMonth: 10000 * 12} // months since year 0 until Rebase
 	cs := disclosure.NewClasses(codesOf[:], len(pm.Sensitive))
 	first, last := math.MaxInt, math.MinInt
-	rows, err = tx.Query(ctx, classesSQL(pm.Sensitive), args)
+	rows, err := tx.Query(ctx, classesSQL(pm.Sensitive), args)
 	if err != nil {
 		return sp, fmt.Errorf("count classes: %w", err)
 	}

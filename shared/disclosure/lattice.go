@@ -373,13 +373,7 @@ func runs(h Hierarchy) bool {
 
 // sortedBy returns c's classes sorted by attribute a's code (a counting sort).
 func sortedBy(c *Classes, a, codes int) *Classes {
-	starts := make([]int, codes+1)
-	for i := range c.counts {
-		starts[c.code(i, a)+1]++
-	}
-	for g := range codes {
-		starts[g+1] += starts[g]
-	}
+	starts := c.starts(a, codes)
 	out := &Classes{attrs: c.attrs, sensitive: c.sensitive, shift: c.shift, mask: c.mask, packed: make([]uint64, len(c.packed)),
 		counts: make([]uint32, len(c.counts)), values: make([]uint32, len(c.values))}
 	for i := range c.counts {
@@ -392,9 +386,6 @@ func sortedBy(c *Classes, a, codes int) *Classes {
 	}
 	return out
 }
-
-// People is how many people the classes count.
-func (x *Lattice) People() int64 { return x.people }
 
 // Nodes lists every node of the lattice, bottom first.
 func (x *Lattice) Nodes() []Node {
@@ -586,14 +577,20 @@ func (x *Lattice) keep(n Node, w *worker) {
 // newSource indexes classes sorted by the partition attribute: starts[g]
 // is the first class of partition code g.
 func newSource(n Node, c *Classes, part, codes int) source {
-	s := source{node: slices.Clone(n), c: c, starts: make([]int, codes+1)}
+	return source{node: slices.Clone(n), c: c, starts: c.starts(part, codes)}
+}
+
+// starts[g] is the number of classes whose code of attribute a is below g:
+// where code g's run begins once the classes are sorted by it.
+func (c *Classes) starts(a, codes int) []int {
+	starts := make([]int, codes+1)
 	for i := range c.counts {
-		s.starts[c.code(i, part)+1]++
+		starts[c.code(i, a)+1]++
 	}
 	for g := range codes {
-		s.starts[g+1] += s.starts[g]
+		starts[g+1] += starts[g]
 	}
-	return s
+	return starts
 }
 
 // better orders outcomes that meet the model: least loss, then the lowest
