@@ -34,15 +34,28 @@ type Client struct {
 	RateLimits map[string]string `json:"rate_limits,omitempty"`
 	// AllowedCIDRs, when set, are the only addresses it may call from.
 	AllowedCIDRs []string `json:"allowed_cidrs,omitempty"`
+	// Tracking: every call must carry its operator's tracking evidence
+	// (ModI AUDIT_REST_02), signed with TrackingKey, whose public half is
+	// registered as the client's JWKS. The key is made afresh at each
+	// provisioning, as the secret is.
+	Tracking    bool   `json:"tracking_required,omitempty"`
+	TrackingKey string `json:"tracking_key_pem,omitempty"`
 }
+
+// gepiScopes are GePI's, for its system client and its operators' one.
+var gepiScopes = []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read", "rdc:feed:gepi", "rdc:condizionalita:write"}
 
 // Clients are the partners of the local development contract (docs/contract.md).
 func Clients() []Client {
 	cs := []Client{
-		{ClientID: "gepi", Org: "GEPI", Scopes: []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read", "rdc:feed:gepi"}},
-		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read", "rdc:feed:anpal"}},
-		// The sources that feed the record and hold no other scope.
-		{ClientID: "inps", Org: "INPS", Scopes: []string{"rdc:feed:inps"}},
+		{ClientID: "gepi", Org: "GEPI", Scopes: gepiScopes},
+		// GePI's operators' calls: each names its operator and role.
+		{ClientID: "gepi-operatori", Org: "GEPI", Scopes: gepiScopes, Tracking: true},
+		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read", "rdc:feed:anpal",
+			"rdc:condizionalita:write"}},
+		// The sources that feed the record; INPS also hears of the facts
+		// that may lead to sanctions.
+		{ClientID: "inps", Org: "INPS", Scopes: []string{"rdc:feed:inps", "rdc:condizionalita:read"}},
 		{ClientID: "siisl", Org: "SIISL", Scopes: []string{"rdc:feed:siisl"}},
 		{ClientID: "mlps", Org: "MLPS", Scopes: []string{"rdc:export"}},
 		{ClientID: "regione-12", Org: "REGIONE:12", Scopes: []string{"rdc:export"}},
@@ -88,13 +101,20 @@ func Provision(ctx context.Context, pool *pgxpool.Pool, cs []Client) ([]Client, 
 		if cidrs == nil {
 			cidrs = []string{}
 		}
+		var jwks []byte
+		if c.Tracking {
+			if c.TrackingKey, jwks, err = trackingKey(c.ClientID); err != nil {
+				return nil, err
+			}
+		}
 		_, err = pool.Exec(ctx, `
-			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali, rate_limits, allowed_cidrs)
-			VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8::cidr[])
+			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali, rate_limits, allowed_cidrs, jwks, tracking_obbligatorio)
+			VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10)
 			ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, org = EXCLUDED.org,
 				scopes = EXCLUDED.scopes, apl_ruolo = EXCLUDED.apl_ruolo, filiali = EXCLUDED.filiali,
-				rate_limits = EXCLUDED.rate_limits, allowed_cidrs = EXCLUDED.allowed_cidrs, abilitato = true`,
-			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali, limits, cidrs)
+				rate_limits = EXCLUDED.rate_limits, allowed_cidrs = EXCLUDED.allowed_cidrs, abilitato = true,
+				jwks = EXCLUDED.jwks, tracking_obbligatorio = EXCLUDED.tracking_obbligatorio`,
+			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali, limits, cidrs, jwks, c.Tracking)
 		if err != nil {
 			return nil, fmt.Errorf("register client %s: %w", c.ClientID, err)
 		}

@@ -37,6 +37,9 @@ type Entry struct {
 	NucleoID   int64  // 0 when no household was reached
 	Outcome    string
 	Status     int
+	// The operator behind the call, from its tracking evidence (empty
+	// when none): who, in which role, from which office, at which LoA.
+	UserID, UserRole, UserLocation, LoA string
 }
 
 // Writer group-commits entries to the audit_log table.
@@ -150,7 +153,8 @@ func (w *Writer) drainOnStop() {
 // a prepared statement (pgx caches it per connection), unnested into rows.
 const insertSQL = `
 INSERT INTO audit_log (` + columns + `)
-SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::smallint[])`
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::smallint[],
+                     $11::text[], $12::text[], $13::text[], $14::text[])`
 
 func (w *Writer) insert(batch []*pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -162,6 +166,7 @@ func (w *Writer) insert(batch []*pending) error {
 		subjects                             = make([]*string, n)
 		nuclei                               = make([]*int64, n)
 		statuses                             = make([]int16, n)
+		users, roles, places, loas           = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	)
 	for i, p := range batch {
 		e := &p.e
@@ -173,8 +178,12 @@ func (w *Writer) insert(batch []*pending) error {
 		if e.NucleoID != 0 {
 			nuclei[i] = &e.NucleoID
 		}
+		if e.UserID != "" {
+			users[i], roles[i], places[i], loas[i] = &e.UserID, &e.UserRole, &e.UserLocation, &e.LoA
+		}
 	}
-	if _, err := w.pool.Exec(ctx, insertSQL, at, reqs, clients, orgs, fns, acts, subjects, nuclei, outs, statuses); err != nil {
+	if _, err := w.pool.Exec(ctx, insertSQL, at, reqs, clients, orgs, fns, acts, subjects, nuclei, outs, statuses,
+		users, roles, places, loas); err != nil {
 		return fmt.Errorf("store %d audit records: %w", n, err)
 	}
 	return nil
@@ -184,11 +193,12 @@ func (w *Writer) insert(batch []*pending) error {
 // change and its trace then commit together or not at all (a transfer uses
 // it), in the round trip of the change itself.
 func Queue(b *pgx.Batch, e Entry) {
-	b.Queue(`INSERT INTO audit_log (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, values(e)...)
+	b.Queue(`INSERT INTO audit_log (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, values(e)...)
 }
 
 // columns are an audit record's, in the order of values.
-const columns = `at, request_id, client_id, org, function, action, subject_ref, nucleo_id, outcome, status`
+const columns = `at, request_id, client_id, org, function, action, subject_ref, nucleo_id, outcome, status,
+	operatore_id, operatore_ruolo, operatore_sede, operatore_loa`
 
 // values are e's, in the order of columns: its time filled in when zero,
 // no subject or household stored as NULL.
@@ -196,7 +206,11 @@ func values(e Entry) []any {
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
-	return []any{e.At, e.RequestID, e.ClientID, e.Org, e.Function, e.Action, db.Null(e.SubjectRef), db.Null(e.NucleoID), e.Outcome, int16(e.Status)}
+	if e.UserID == "" {
+		e.UserRole, e.UserLocation, e.LoA = "", "", ""
+	}
+	return []any{e.At, e.RequestID, e.ClientID, e.Org, e.Function, e.Action, db.Null(e.SubjectRef), db.Null(e.NucleoID), e.Outcome, int16(e.Status),
+		db.Null(e.UserID), db.Null(e.UserRole), db.Null(e.UserLocation), db.Null(e.LoA)}
 }
 
 // Subjects turns subject keys (canonical codici fiscali) into references that

@@ -47,8 +47,9 @@ func Change(ctx context.Context, q db.DBTX, e Entry, change string, args ...any)
 	sql := fmt.Sprintf(`
 		WITH changed AS (%s)
 		INSERT INTO audit_log (`+columns+`)
-		SELECT $%d::timestamptz, $%d::text, $%d::text, $%d::text, $%d::text, $%d::text, $%d::text, $%d::bigint, $%d::text, $%d::smallint
-		FROM changed`, change, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+		SELECT $%d::timestamptz, $%d::text, $%d::text, $%d::text, $%d::text, $%d::text, $%d::text, $%d::bigint, $%d::text, $%d::smallint,
+		       $%d::text, $%d::text, $%d::text, $%d::text
+		FROM changed`, change, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
 	tag, err := q.Exec(ctx, sql, append(append([]any(nil), args...), v...)...)
 	if err != nil {
 		return 0, fmt.Errorf("change with its audit record: %w", err)

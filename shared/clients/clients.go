@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -42,6 +43,12 @@ type Client struct {
 	Branches []string
 	// Limits by function name, "*" for any; absent: the configured default.
 	Limits map[string]ratelimit.Limit
+	// Keys are the client's registered public keys (private_key_jwt), which
+	// also sign its operators' tracking evidences.
+	Keys jose.JSONWebKeySet
+	// TrackingRequired: every call must name its operator (ModI
+	// AUDIT_REST_02 tracking evidence).
+	TrackingRequired bool
 }
 
 // AllowsAddress reports whether a call from addr is allowed; known says
@@ -121,11 +128,13 @@ func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 	c := Client{ID: id}
 	var cidrs []netip.Prefix
 	var limits map[string]any
+	var jwks []byte
 	err := r.db.QueryRow(ctx, `
 		SELECT c.abilitato, c.allowed_cidrs, c.rate_limits,
 		       coalesce((SELECT array_agg(f.codice ORDER BY f.codice) FROM apl_filiale f
-		                 WHERE f.codice = ANY (c.filiali) AND f.abilitata), '{}')
-		FROM oauth_client c WHERE c.client_id = $1`, id).Scan(&c.Enabled, &cidrs, &limits, &c.Branches)
+		                 WHERE f.codice = ANY (c.filiali) AND f.abilitata), '{}'),
+		       c.jwks, c.tracking_obbligatorio
+		FROM oauth_client c WHERE c.client_id = $1`, id).Scan(&c.Enabled, &cidrs, &limits, &c.Branches, &jwks, &c.TrackingRequired)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Client{}, ErrUnknown
 	}
@@ -133,6 +142,13 @@ func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 		return Client{}, fmt.Errorf("load client registration: %w", err)
 	}
 	c.AllowedCIDRs = cidrs
+	if len(jwks) > 0 {
+		if err := json.Unmarshal(jwks, &c.Keys); err != nil {
+			// No key verifies then: the client's evidences are refused.
+			r.log.Error("client registration: bad JWKS, no key used", "client", id, "err", err)
+			c.Keys = jose.JSONWebKeySet{}
+		}
+	}
 	if len(limits) > 0 {
 		c.Limits = make(map[string]ratelimit.Limit, len(limits))
 		for fn, v := range limits {

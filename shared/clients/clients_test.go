@@ -53,6 +53,20 @@ func TestRegistry(t *testing.T) {
 	if _, err := r.Get(ctx, "nobody"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("unknown client: %v", err)
 	}
+	if c.TrackingRequired || len(c.Keys.Keys) != 0 {
+		t.Errorf("a client without keys or tracking: %+v", c)
+	}
+	// Keys and the tracking obligation; a JWKS that does not parse gives no key.
+	exec(`INSERT INTO oauth_client (client_id, nome, org, scopes, jwks, tracking_obbligatorio) VALUES
+		('c2', 'c2', 'GEPI', '{}', '{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
+		  "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}', true),
+		('c3', 'c3', 'GEPI', '{}', '{"keys": "nonsense"}', true)`)
+	if c, err := r.Get(ctx, "c2"); err != nil || !c.TrackingRequired || len(c.Keys.Keys) != 1 || c.Keys.Keys[0].KeyID != "k1" {
+		t.Errorf("client with a key: %+v %v", c, err)
+	}
+	if c, err := r.Get(ctx, "c3"); err != nil || !c.TrackingRequired || len(c.Keys.Keys) != 0 {
+		t.Errorf("client with a bad JWKS: %+v %v", c, err)
+	}
 
 	// Changes reach the registry through the notices, once it listens.
 	deadline := time.Now().Add(10 * time.Second)

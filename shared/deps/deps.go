@@ -28,6 +28,7 @@ import (
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/logging"
 	"github.com/rdc-interop/faas/shared/ratelimit"
+	"github.com/rdc-interop/faas/shared/tracking"
 )
 
 // Set is the process's dependencies. (Not "platform": in this domain the
@@ -37,6 +38,8 @@ type Set struct {
 	DB       *pgxpool.Pool
 	Redis    *redis.Client // nil when no Redis is configured: callers degrade
 	Verifier *auth.Verifier
+	// Tracking verifies the operators' tracking evidences (ModI AUDIT_REST_02).
+	Tracking *tracking.Verifier
 	Audit    *audit.Writer
 	Subjects audit.Subjects
 	Log      *slog.Logger
@@ -99,6 +102,7 @@ func New(cfg config.Config, log *slog.Logger) (*Set, error) {
 	p.Audit = audit.NewWriter(pool, cfg.AuditBatch)
 	p.Clients = clients.New(p.Life, pool, log)
 	p.Limits = ratelimit.New(p.Redis, cfg.RedisPrefix+"rl:", log)
+	p.Tracking = tracking.NewVerifier(cfg.OAuthAudience)
 	p.Verifier = auth.NewVerifier(auth.VerifierConfig{
 		JWKSURL:  cfg.OAuthJWKSURL,
 		Issuer:   cfg.OAuthIssuer,

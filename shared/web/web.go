@@ -33,6 +33,7 @@ import (
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/ratelimit"
 	"github.com/rdc-interop/faas/shared/schedule"
+	"github.com/rdc-interop/faas/shared/tracking"
 )
 
 // HandlerFunc handles one request; an error becomes the problem+json answer.
@@ -51,6 +52,11 @@ type Route struct {
 	// MaxBody in bytes; DefaultMaxBody when zero.
 	MaxBody int64
 	Handle  HandlerFunc
+	// Reveals is how much beneficiary data the route's answer holds, which
+	// the operator behind a call (tracking evidence) must be allowed to
+	// see: zero is tracking.Full. A route that can answer with less asks
+	// Operator(ctx).Sees() and leaves the rest out.
+	Reveals tracking.Data
 
 	// Scheduled, when set, is the route's scheduled job, and Schedule its
 	// cron schedule (UTC). The OpenFaaS cron-connector calls the route
@@ -101,6 +107,7 @@ type state struct {
 	function  string
 	requestID string
 	claims    *auth.Claims
+	operator  *tracking.Operator
 	p         *deps.Set
 }
 
@@ -117,6 +124,10 @@ func RequestID(ctx context.Context) string { return stateOf(ctx).requestID }
 
 // Claims of the request's token; nil on public routes and cron calls.
 func Claims(ctx context.Context) *auth.Claims { return stateOf(ctx).claims }
+
+// Operator is the person behind the call, from its verified tracking
+// evidence; nil when the call carries none (a platform's own job).
+func Operator(ctx context.Context) *tracking.Operator { return stateOf(ctx).operator }
 
 var (
 	saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
@@ -392,7 +403,8 @@ func (f *Function) authorize(rt Route, w http.ResponseWriter, r *http.Request) e
 		narrowed.Filiali = slices.DeleteFunc(slices.Clone(claims.Filiali), func(b string) bool { return !slices.Contains(cl.Branches, b) })
 		claims = &narrowed
 	}
-	stateOf(r.Context()).claims = claims
+	st := stateOf(r.Context())
+	st.claims = claims
 	if err := f.limit(w, r, "client:"+f.name+":"+claims.Subject, cl.Limit(f.name, f.p.Config.RateLimitClient)); err != nil {
 		return err
 	}
@@ -400,7 +412,33 @@ func (f *Function) authorize(rt Route, w http.ResponseWriter, r *http.Request) e
 		return problem.Newf(problem.Forbidden, "the token lacks the scope %s", rt.Scope).
 			WithHeader("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+rt.Scope+`"`)
 	}
+	op, err := f.operator(r, cl)
+	if err != nil {
+		return err
+	}
+	st.operator = op
+	if !op.May(rt.Reveals) {
+		return problem.Newf(problem.Forbidden, "the operator's role %s may not see this data", op.Role)
+	}
 	return nil
+}
+
+// operator verifies the call's tracking evidence, when it has one, and
+// requires it of a client registered so. An evidence is checked against the
+// calling client's own keys: one signed by another client fails.
+func (f *Function) operator(r *http.Request, cl clients.Client) (*tracking.Operator, error) {
+	raw := r.Header.Get(tracking.Header)
+	if raw == "" {
+		if cl.TrackingRequired {
+			return nil, problem.Newf(problem.Unauthorized, "this client must send the operator's %s", tracking.Header)
+		}
+		return nil, nil
+	}
+	op, err := f.p.Tracking.Verify(raw, cl.ID, cl.Keys)
+	if err != nil {
+		return nil, problem.Wrap(problem.Unauthorized, err, "the "+tracking.Header+" is not valid")
+	}
+	return op, nil
 }
 
 // limitAddress applies the limit of calls without a (valid) token, per
@@ -509,6 +547,9 @@ func Stamp(r *http.Request, e audit.Entry) audit.Entry {
 		e.ClientID, e.Org = st.claims.Subject, st.claims.Org
 	} else {
 		e.ClientID, e.Org = "-", "-"
+	}
+	if op := st.operator; op != nil {
+		e.UserID, e.UserRole, e.UserLocation, e.LoA = op.UserID, op.Role, op.Location, op.LoA
 	}
 	return e
 }

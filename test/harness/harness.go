@@ -244,3 +244,13 @@ func envOr(k, def string) string {
 	}
 	return def
 }
+
+// Evidence is a tracking evidence of client's operator op (the client must
+// be one registered with Tracking), as its platform would send it.
+func (h *Harness) Evidence(client string, op demo.Operator) (string, error) {
+	c, ok := h.Clients[client]
+	if !ok {
+		return "", fmt.Errorf("no client %s", client)
+	}
+	return demo.Evidence(c, h.Config.OAuthAudience, op)
+}

@@ -3,6 +3,7 @@
 //	devstack up                 services, migrated database, demo clients and data, gateway on 127.0.0.1:8080
 //	devstack test -- CMD ARGS   services and a migrated template database for one test run, then CMD
 //	devstack migrate            apply the migrations to $DATABASE_URL
+//	devstack evidence -role R   a tracking evidence of a demo client's operator (for curl)
 //
 // Services given by DATABASE_URL, REDIS_URL and S3_ENDPOINT are used as they
 // are; the others are started from the machine's binaries and stopped on exit.
@@ -49,7 +50,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(args) == 0 {
-		return errors.New("usage: devstack up | test -- CMD | migrate")
+		return errors.New("usage: devstack up | test -- CMD | migrate | evidence")
 	}
 	switch args[0] {
 	case "up":
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return errors.New("usage: devstack test -- CMD ARGS")
 		}
 		return test(ctx, cmd, log)
+	case "evidence":
+		return evidence(args[1:], os.Stdout)
 	case "migrate":
 		url := os.Getenv("DATABASE_URL")
 		if url == "" {

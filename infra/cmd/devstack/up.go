@@ -73,6 +73,10 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
+	// For psql and the README's checks of the audit trail: local only, as clients.json.
+	if err := os.WriteFile(filepath.Join(local, "database-url"), []byte(dbURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write the database URL: %w", err)
+	}
 
 	fixturesPath := filepath.Join(local, "fixtures.json")
 	if err := loadDemo(ctx, pool, o.persons, fixturesPath, log); err != nil {
