@@ -86,7 +86,7 @@ patto_lavoro AS (
 ),
 patto_inclusione AS (
     SELECT DISTINCT b.componente_id FROM patto_inclusione_componente b JOIN patto_inclusione pi ON pi.id = b.patto_id
-    WHERE pi.stato = 'SOTTOSCRITTO' AND pi.data_sottoscrizione <= @a AND (pi.data_fine IS NULL OR pi.data_fine >= @a)
+    WHERE patto_inclusione_copre(pi.stato, pi.data_sottoscrizione, pi.data_fine, @a)
 ),
 trasferimenti AS (
     SELECT nucleo_id, count(*) AS n FROM trasferimento

@@ -21,8 +21,10 @@ type facts struct {
 }
 
 // One round trip: whether the person's latest DID declared by the given day
-// is in an active state, and whether an active Patto per l'inclusione
-// (signed, by the day, not past its end) names them among its beneficiaries.
+// is in an active state, and whether a Patto per l'inclusione that covers
+// them on the day names them among its beneficiaries. What covers is the
+// database's patto_inclusione_copre (migration 021), the rule's one place:
+// only a signed pact, by the day and not past its end.
 const personSQL = `
 SELECT p.nucleo_id,
        coalesce((SELECT s.attiva FROM did d JOIN stato_did s ON s.codice = d.stato
@@ -30,9 +32,8 @@ SELECT p.nucleo_id,
                  ORDER BY d.data_did DESC, d.id DESC LIMIT 1), false),
        EXISTS (SELECT 1 FROM patto_inclusione_componente b
                JOIN patto_inclusione pi ON pi.id = b.patto_id
-               WHERE b.componente_id = p.id AND pi.stato = 'SOTTOSCRITTO'
-                 AND pi.data_sottoscrizione <= $2
-                 AND (pi.data_fine IS NULL OR pi.data_fine >= $2))
+               WHERE b.componente_id = p.id
+                 AND patto_inclusione_copre(pi.stato, pi.data_sottoscrizione, pi.data_fine, $2))
 FROM componente p
 WHERE p.cf_canonico = $1`
 
