@@ -2,16 +2,19 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rdc-interop/faas/shared/cf"
 )
@@ -426,5 +429,76 @@ func TestFeedWithdrawalOfWhatIsInUse(t *testing.T) {
 	a = feed(t, "inps", rec("componente", orphan, later, 0, memberData("INPS-NONE-"+uuid.NewString(), orphan)))
 	if fmt.Sprint(a.Scarti) != fmt.Sprint([]feedReject{{1, "dati.protocollo_domanda", "unknown_household"}}) {
 		t.Fatalf("orphan member: %+v", a)
+	}
+}
+
+// TestFeedINPSSocialBenefits: a member's prestazioni_sociali (n. 4) replace
+// the stored set when the record is newer; a record without them, or a
+// stale one, leaves it; a bad benefit refuses its record alone; a member
+// withdrawn takes them along.
+func TestFeedINPSSocialBenefits(t *testing.T) {
+	protocol, codes := newHousehold(t, 1)
+	code := codes[0]
+	benefits := func() []string {
+		rows, err := h.DB.Query(context.Background(), `
+			SELECT concat_ws('|', s.codice_prestazione, coalesce(s.importo_mensile::text, '-'), s.data_inizio::text, coalesce(s.data_fine::text, '-'))
+			FROM prestazione_sociale s JOIN componente m ON m.id = s.componente_id
+			WHERE m.cf_canonico = $1 ORDER BY s.data_inizio, s.codice_prestazione`, canonical(t, code))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	with := func(list any) map[string]any {
+		d := memberData(protocol, code)
+		if list != nil {
+			d["prestazioni_sociali"] = list
+		}
+		return d
+	}
+	b := func(codice, start string, amount, end any) map[string]any {
+		return map[string]any{"codice_prestazione": codice, "descrizione": "Prestazione", "ente_erogatore": "INPS",
+			"importo_mensile": amount, "data_inizio": start, "data_fine": end}
+	}
+	t0 := time.Now()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	steps := []struct {
+		name     string
+		record   map[string]any
+		accepted int64
+		want     []string
+	}{
+		{"two", rec("componente", code, at(1), 0, with([]any{b("C1.02", "2025-02-01", 527.16, nil), b("B1.01", "2024-05-01", nil, "2024-12-31")})), 1,
+			[]string{"B1.01|-|2024-05-01|2024-12-31", "C1.02|527.16|2025-02-01|-"}},
+		{"a record without them", rec("componente", code, at(2), 0, with(nil)), 1,
+			[]string{"B1.01|-|2024-05-01|2024-12-31", "C1.02|527.16|2025-02-01|-"}},
+		{"one", rec("componente", code, at(3), 0, with([]any{b("D1.01", "2025-03-01", 40, nil)})), 1, []string{"D1.01|40.00|2025-03-01|-"}},
+		{"a stale record", rec("componente", code, at(1), 5, with([]any{b("A1.01", "2025-01-01", 1, nil)})), 0, []string{"D1.01|40.00|2025-03-01|-"}},
+		{"a bad date", rec("componente", code, at(4), 0, with([]any{b("A1.01", "2025-02-30", 1, nil)})), 0, []string{"D1.01|40.00|2025-03-01|-"}},
+		{"none", rec("componente", code, at(5), 0, with([]any{})), 1, nil},
+		{"again", rec("componente", code, at(6), 0, with([]any{b("A1.01", "2025-01-01", 350, "2025-06-30")})), 1, []string{"A1.01|350.00|2025-01-01|2025-06-30"}},
+	}
+	for _, s := range steps {
+		a := feed(t, "inps", s.record)
+		if a.Accettati != s.accepted {
+			t.Fatalf("%s: %+v", s.name, a)
+		}
+		if s.name == "a bad date" && (len(a.Scarti) != 1 || a.Scarti[0].Campo != "dati.prestazioni_sociali[0].data_inizio" || a.Scarti[0].Codice != "invalid") {
+			t.Fatalf("%s: rejects %+v", s.name, a.Scarti)
+		}
+		if got := benefits(); !slices.Equal(got, s.want) {
+			t.Fatalf("%s: benefits %q, want %q", s.name, got, s.want)
+		}
+	}
+	// Withdrawn, the member takes the benefits along.
+	if a := feed(t, "inps", rec("componente", code, at(7), 0, nil)); a.Accettati != 1 {
+		t.Fatalf("withdrawal: %+v", a)
+	}
+	if n := countOf(t, `SELECT count(*) FROM prestazione_sociale s WHERE NOT EXISTS (SELECT 1 FROM componente m WHERE m.id = s.componente_id)`); n != 0 {
+		t.Errorf("%d benefits of nobody", n)
 	}
 }

@@ -2,8 +2,9 @@
 // docs/domain.md#exchange-1-transfer-to-the-cpi): GePI tells ANPAL that a household's members go to the job
 // centre (CPI) for active job search, because the social services judged
 // the case not theirs. The answer, and the notification ANPAL receives,
-// carry the art. 3 c.1 lett. a) data of the members to be called in by the
-// CPI (n. 7).
+// carry the art. 3 c.1 lett. a) data nn. 1, 2, 3, 7 and 9 (seed 000 §1.1)
+// of the members to be called in by the CPI (n. 7), or of those the
+// request names among them.
 package function
 
 import (
@@ -19,6 +20,7 @@ var Exchange = transfer.Exchange{
 	Scope:    "rdc:transfer:cpi",
 	To:       "CPI",
 	Partner:  "ANPAL",
+	Owes:     []int{1, 2, 3, 7, 9},
 }
 
 // Schedule of the function's scheduled job (see transfer.Schedule).

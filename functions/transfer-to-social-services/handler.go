@@ -1,8 +1,9 @@
 // Package function is transfer-to-social-services (art. 6 c.1 lett. b;
 // docs/domain.md#exchange-2-transfer-to-the-social-services): ANPAL tells GePI that a household's members go to
 // the Comune's social services, and why (motivazione, required). The
-// answer, and the notification GePI receives, carry the art. 3 c.1 lett. a)
-// data of the members to be called in by the Comuni (n. 8).
+// answer, and the notification GePI receives, carry all of the art. 3 c.1
+// lett. a) data, nn. 1–9 (seed 000 §1.2), of the members to be called in by
+// the Comuni (n. 8), or of those the request names among them.
 package function
 
 import (
@@ -19,6 +20,7 @@ var Exchange = transfer.Exchange{
 	To:                  "SERVIZI_SOCIALI",
 	Partner:             "GEPI",
 	MotivazioneRequired: true,
+	Owes:                []int{1, 2, 3, 4, 5, 6, 7, 8, 9},
 }
 
 // Schedule of the function's scheduled job (see transfer.Schedule).

@@ -39,6 +39,11 @@ func (r *rng) pct(p int) bool { return r.intn(100) < p }
 // streamSconosciuto seeds the draws of the sconosciuti (household ids stay far below).
 const streamSconosciuto = 1 << 62
 
+// streamPrestazioni seeds, with a household's id, the draws of its members'
+// social benefits: a stream of their own, so that every other value
+// generated stays what it was before the benefits existed.
+const streamPrestazioni = 1 << 61
+
 // Household and member states.
 const (
 	servNessuno = iota
@@ -134,6 +139,43 @@ type sapRow struct {
 	evento                             int
 }
 
+// prestRow is one of a member's other social benefits (art. 3 c.1 lett. a
+// n. 4; fields *assumed*, see migration 019).
+type prestRow struct {
+	id, componente int64
+	tipo           int   // index into prestazioniTipi
+	importo        cents // negative: NULL, a benefit in kind
+	inizio, fine   day
+}
+
+// The payers of a benefit.
+const (
+	enteINPS = iota
+	enteComune
+	enteAmbito
+	enteRegione
+)
+
+// prestazioniTipi are the benefits the generator gives, with SIUSS-like type
+// codes (*assumed*: the SIUSS code list is not public), who pays them and
+// the monthly amount in cents (lo = hi = -1: in kind).
+var prestazioniTipi = [...]struct {
+	codice, descrizione string
+	ente                int
+	lo, hi              int
+}{
+	{"A1.01", "Assegno di maternità dei Comuni", enteComune, 35000, 36000},
+	{"A1.02", "Assegno al nucleo familiare con almeno tre figli minori", enteComune, 14000, 15000},
+	{"A2.01", "Contributo economico per l'affitto", enteComune, 5000, 30000},
+	{"A2.04", "Contributo per il pagamento delle utenze", enteComune, 2000, 10000},
+	{"B1.01", "Assistenza domiciliare socio-assistenziale", enteAmbito, -1, -1},
+	{"B2.03", "Servizio di mensa sociale", enteComune, -1, -1},
+	{"C1.02", "Indennità di accompagnamento", enteINPS, 52000, 53000},
+	{"C3.01", "Pensione di invalidità civile", enteINPS, 30000, 32000},
+	{"D1.01", "Carta acquisti", enteINPS, 4000, 4000},
+	{"E1.01", "Contributo regionale per la non autosufficienza", enteRegione, 20000, 60000},
+}
+
 type household struct {
 	id             int64
 	size           int
@@ -160,14 +202,15 @@ type household struct {
 		fine        day
 		ambito      int
 	}
-	pic []int64 // componente ids of the pact's beneficiaries
+	pic   []int64 // componente ids of the pact's beneficiaries
+	prest []prestRow
 }
 
 const maxSize = 6
 
 // ids are the next ids to hand out, in generation order.
 type ids struct {
-	person, did, sap, patto int64
+	person, did, sap, patto, prest int64
 }
 
 // plan is what every generator shares, read-only once Load has built it.
@@ -246,8 +289,9 @@ func (p *plan) pickForeign(r *rng) int {
 
 // gen generates households; one per goroutine.
 type gen struct {
-	p *plan
-	r rng
+	p  *plan
+	r  rng
+	rs rng // the social benefits' stream (streamPrestazioni)
 }
 
 // household fills h with household id, handing out ids from next.
@@ -259,6 +303,7 @@ func (g *gen) household(h *household, id int64, next *ids) {
 	h.dids = h.dids[:0]
 	h.saps = h.saps[:0]
 	h.pic = h.pic[:0]
+	h.prest = h.prest[:0]
 
 	h.comune = p.pickComune(r)
 	switch x := r.intn(100); {
@@ -461,6 +506,47 @@ func (g *gen) household(h *household, id int64, next *ids) {
 				m.beneficiary = true
 				h.pic = append(h.pic, m.id)
 			}
+		}
+	}
+	g.prestazioni(h, next)
+}
+
+// prestazioni gives some members other social benefits (n. 4), more often
+// where the social services follow the household, from the household's
+// own benefits stream.
+func (g *gen) prestazioni(h *household, next *ids) {
+	r, today := &g.rs, g.p.today
+	r.seed(g.p.seed, streamPrestazioni+uint64(h.id))
+	chance := [...]int{10, 8, 25}[h.servizio]
+	for i := 0; i < h.size; i++ {
+		if !r.pct(chance) {
+			continue
+		}
+		n := 1
+		if r.pct(30) {
+			n++
+			if r.pct(25) {
+				n++
+			}
+		}
+		var taken [len(prestazioniTipi)]bool
+		for range n {
+			tipo := r.intn(len(prestazioniTipi))
+			if taken[tipo] {
+				continue // one of each type: fewer benefits, not another draw
+			}
+			taken[tipo] = true
+			pt := &prestazioniTipi[tipo]
+			row := prestRow{id: next.prest, componente: h.members[i].id, tipo: tipo, importo: -1, fine: noDay}
+			next.prest++
+			if pt.lo >= 0 {
+				row.importo = cents(r.between(pt.lo, pt.hi))
+			}
+			row.inizio = max(today-day(r.intn(900)), h.members[i].birth)
+			if r.pct(35) {
+				row.fine = row.inizio + day(r.intn(int(today-row.inizio)+1))
+			}
+			h.prest = append(h.prest, row)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func (d deferredDDL) createSQL() string {
 }
 
 // loadedTables are the tables Load fills (comune aside), parents first.
-var loadedTables = []string{tNucleo, tComponente, tPatto, tDID, tSAP, tPIC}
+var loadedTables = []string{tNucleo, tComponente, tPatto, tDID, tSAP, tPIC, tPrest}
 
 // captureDeferred reads the foreign keys of the loaded tables and their indexes
 // that back no constraint.

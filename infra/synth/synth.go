@@ -85,6 +85,7 @@ const FixturesPerKind = 20
 // Stats count what Load wrote.
 type Stats struct {
 	Households, Persons, DIDs, Politiche, PattiInclusione int64
+	PrestazioniSociali                                    int64 // the members' other social benefits (n. 4)
 	Elapsed                                               time.Duration
 }
 
@@ -121,17 +122,17 @@ const blockSize = 1024
 
 // counts of rows per table, per block or cumulated.
 type counts struct {
-	households, persons, dids, saps, patti, pic int64
+	households, persons, dids, saps, patti, pic, prest int64
 }
 
 func (c counts) add(o counts) counts {
 	return counts{c.households + o.households, c.persons + o.persons, c.dids + o.dids,
-		c.saps + o.saps, c.patti + o.patti, c.pic + o.pic}
+		c.saps + o.saps, c.patti + o.patti, c.pic + o.pic, c.prest + o.prest}
 }
 
 func (c counts) sub(o counts) counts {
 	return counts{c.households - o.households, c.persons - o.persons, c.dids - o.dids,
-		c.saps - o.saps, c.patti - o.patti, c.pic - o.pic}
+		c.saps - o.saps, c.patti - o.patti, c.pic - o.pic, c.prest - o.prest}
 }
 
 func (c counts) of(table string) int64 {
@@ -146,13 +147,15 @@ func (c counts) of(table string) int64 {
 		return c.saps
 	case tPatto:
 		return c.patti
+	case tPrest:
+		return c.prest
 	}
 	return c.pic
 }
 
 // start is the first ids of what comes after c.
 func (c counts) start() ids {
-	return ids{person: c.persons + 1, did: c.dids + 1, sap: c.saps + 1, patto: c.patti + 1}
+	return ids{person: c.persons + 1, did: c.dids + 1, sap: c.saps + 1, patto: c.patti + 1, prest: c.prest + 1}
 }
 
 // Load fills the empty migrated database behind pool and reports sample codici
@@ -227,7 +230,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Fixtures, Stats, 
 		return Fixtures{}, Stats{}, loadErr
 	}
 
-	for _, t := range []string{tNucleo, tComponente, tDID, tSAP, tPatto} {
+	for _, t := range []string{tNucleo, tComponente, tDID, tSAP, tPatto, tPrest} {
 		q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), max(id)) FROM %s HAVING max(id) IS NOT NULL", t, t)
 		if _, err := conns[0].Exec(ctx, q); err != nil {
 			return Fixtures{}, Stats{}, fmt.Errorf("advance the %s id sequence: %w", t, err)
@@ -242,7 +245,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Fixtures, Stats, 
 	}
 
 	st := Stats{Households: all.households, Persons: all.persons, DIDs: all.dids,
-		Politiche: all.saps, PattiInclusione: all.patti, Elapsed: time.Since(start)}
+		Politiche: all.saps, PattiInclusione: all.patti, PrestazioniSociali: all.prest, Elapsed: time.Since(start)}
 	return fx, st, nil
 }
 
@@ -417,7 +420,7 @@ func (p *plan) scan(ctx context.Context) (Fixtures, []counts, error) {
 func (p *plan) scanBlock(b int, firstPerson int64) (blockResult, error) {
 	from := int64(b)*blockSize + 1
 	to := min(int64(len(p.sizes)), int64(b+1)*blockSize) + 1
-	w := newWalker(p, from, to, ids{person: firstPerson + 1, did: 1, sap: 1, patto: 1})
+	w := newWalker(p, from, to, ids{person: firstPerson + 1, did: 1, sap: 1, patto: 1, prest: 1})
 	r := blockResult{b: b}
 	for w.next() {
 		h := &w.h
@@ -476,7 +479,7 @@ func (p *plan) scanBlock(b int, firstPerson int64) (blockResult, error) {
 		}
 	}
 	r.n.persons = w.ids.person - firstPerson - 1
-	r.n.dids, r.n.saps, r.n.patti = w.ids.did-1, w.ids.sap-1, w.ids.patto-1
+	r.n.dids, r.n.saps, r.n.patti, r.n.prest = w.ids.did-1, w.ids.sap-1, w.ids.patto-1, w.ids.prest-1
 	return r, nil
 }
 
@@ -603,9 +606,9 @@ func (p *plan) copyAll(ctx context.Context, conns []*pgx.Conn, prefix []counts, 
 
 	var phases [][]string
 	if o.keepConstraints {
-		phases = [][]string{{tNucleo}, {tComponente, tPatto}, {tDID, tSAP, tPIC}}
+		phases = [][]string{{tNucleo}, {tComponente, tPatto}, {tDID, tSAP, tPIC, tPrest}}
 	} else {
-		phases = [][]string{{tComponente, tNucleo, tDID, tSAP, tPatto, tPIC}}
+		phases = [][]string{{tComponente, tNucleo, tDID, tSAP, tPatto, tPIC, tPrest}}
 	}
 
 	var mu sync.Mutex

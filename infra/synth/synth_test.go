@@ -106,6 +106,41 @@ func TestLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("social benefits", func(t *testing.T) {
+		// Some members have a few (n. 4), mostly where the social services
+		// follow the household; every one is well formed.
+		withBenefits := count(t, pool, "SELECT count(DISTINCT componente_id) FROM prestazione_sociale")
+		if withBenefits < persons/20 || withBenefits > persons/4 {
+			t.Errorf("%d of %d members with social benefits", withBenefits, persons)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM (SELECT componente_id FROM prestazione_sociale GROUP BY 1 HAVING count(*) > 3) x`); n != 0 {
+			t.Errorf("%d members with more than three benefits", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM (SELECT 1 FROM prestazione_sociale GROUP BY componente_id, codice_prestazione HAVING count(*) > 1) x`); n != 0 {
+			t.Errorf("%d members with one type twice", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM prestazione_sociale p JOIN componente m ON m.id = p.componente_id
+			WHERE p.data_inizio > $1 OR p.data_inizio < m.data_nascita OR p.data_fine > $1`, testToday); n != 0 {
+			t.Errorf("%d benefits outside the member's life or in the future", n)
+		}
+		if n := count(t, pool, `SELECT count(DISTINCT codice_prestazione) FROM prestazione_sociale WHERE importo_mensile IS NULL`); n != 2 {
+			t.Errorf("%d types in kind, want 2", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM prestazione_sociale WHERE data_fine IS NULL`); n == 0 || n == st.PrestazioniSociali {
+			t.Errorf("%d of %d benefits still running", n, st.PrestazioniSociali)
+		}
+		var ss, other float64
+		if err := pool.QueryRow(ctx, `
+			SELECT avg((EXISTS (SELECT 1 FROM prestazione_sociale p WHERE p.componente_id = m.id))::int) FILTER (WHERE n.servizio_competente = 'SERVIZI_SOCIALI'),
+			       avg((EXISTS (SELECT 1 FROM prestazione_sociale p WHERE p.componente_id = m.id))::int) FILTER (WHERE n.servizio_competente <> 'SERVIZI_SOCIALI')
+			FROM componente m JOIN nucleo n ON n.id = m.nucleo_id`).Scan(&ss, &other); err != nil {
+			t.Fatal(err)
+		}
+		if ss <= other {
+			t.Errorf("share with benefits %.3f where the social services follow, %.3f elsewhere", ss, other)
+		}
+	})
+
 	t.Run("counts", func(t *testing.T) {
 		for _, c := range []struct {
 			table string
@@ -113,6 +148,7 @@ func TestLoad(t *testing.T) {
 		}{
 			{"componente", persons}, {"componente", st.Persons}, {"nucleo", st.Households},
 			{"did", st.DIDs}, {"sap_politica", st.Politiche}, {"patto_inclusione", st.PattiInclusione},
+			{"prestazione_sociale", st.PrestazioniSociali},
 		} {
 			if got := count(t, pool, "SELECT count(*) FROM "+c.table); got != c.want {
 				t.Errorf("%s: %d rows, want %d", c.table, got, c.want)
@@ -313,6 +349,7 @@ func digest(t *testing.T, pool *pgxpool.Pool) map[string]string {
 		"sap":        "SELECT md5(string_agg(concat_ws('|', id, componente_id, codice_attivita, ultimo_evento, data_inizio, data_fine), ',' ORDER BY id)) FROM sap_politica",
 		"patti":      "SELECT md5(string_agg(concat_ws('|', id, nucleo_id, stato, data_fine), ',' ORDER BY id)) FROM patto_inclusione",
 		"pic":        "SELECT md5(string_agg(concat_ws('|', patto_id, componente_id), ',' ORDER BY patto_id, componente_id)) FROM patto_inclusione_componente",
+		"prest":      "SELECT md5(string_agg(concat_ws('|', id, componente_id, codice_prestazione, ente_erogatore, importo_mensile, data_inizio, data_fine), ',' ORDER BY id)) FROM prestazione_sociale",
 		"counts": `SELECT concat_ws(' ', (SELECT count(*) FROM nucleo), (SELECT count(*) FROM componente), (SELECT count(*) FROM did),
 			(SELECT count(*) FROM sap_politica), (SELECT count(*) FROM patto_inclusione), (SELECT count(*) FROM patto_inclusione_componente))`,
 	} {

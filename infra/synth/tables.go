@@ -37,6 +37,7 @@ const (
 	tDID        = "did"
 	tSAP        = "sap_politica"
 	tPIC        = "patto_inclusione_componente"
+	tPrest      = "prestazione_sociale"
 )
 
 // newTable returns the COPY description of a table for one stream.
@@ -54,6 +55,8 @@ func newTable(name string, p *plan) table {
 		return newPattoTable(p)
 	case tPIC:
 		return newPICTable()
+	case tPrest:
+		return newPrestTable(p)
 	}
 	panic("synth: unknown table " + name)
 }
@@ -365,5 +368,52 @@ func (t *picTable) rowsOf(h *household) int { return len(h.pic) }
 
 func (t *picTable) fill(h *household, i int) error {
 	t.patto, t.componente = h.patto.id, h.pic[i]
+	return nil
+}
+
+type prestTable struct {
+	p                         *plan
+	id, componente            int64
+	codice, descrizione, ente string
+	importo                   cents
+	inizio, fine              day
+	buf                       []byte
+}
+
+func newPrestTable(p *plan) *prestTable { return &prestTable{p: p} }
+
+func (t *prestTable) name() string { return tPrest }
+
+func (t *prestTable) columns() []string {
+	return []string{"id", "componente_id", "codice_prestazione", "descrizione", "ente_erogatore",
+		"importo_mensile", "data_inizio", "data_fine"}
+}
+
+func (t *prestTable) values() []any {
+	return []any{&t.id, &t.componente, &t.codice, &t.descrizione, &t.ente, &t.importo, &t.inizio, &t.fine}
+}
+
+func (t *prestTable) rowsOf(h *household) int { return len(h.prest) }
+
+func (t *prestTable) fill(h *household, i int) error {
+	s := &h.prest[i]
+	pt := &prestazioniTipi[s.tipo]
+	t.id, t.componente = s.id, s.componente
+	t.codice, t.descrizione = pt.codice, pt.descrizione
+	c := &comuni[h.comune]
+	switch pt.ente {
+	case enteINPS:
+		t.ente = "INPS"
+	case enteComune:
+		t.buf = append(append(t.buf[:0], "Comune di "...), c.nome...)
+		t.ente = string(t.buf)
+	case enteAmbito:
+		t.buf = append(append(t.buf[:0], "Ambito territoriale "...), t.p.ambiti[h.comune][0]...)
+		t.ente = string(t.buf)
+	default:
+		t.buf = append(append(t.buf[:0], "Regione, codice ISTAT "...), c.regione...)
+		t.ente = string(t.buf)
+	}
+	t.importo, t.inizio, t.fine = s.importo, s.inizio, s.fine
 	return nil
 }
