@@ -46,6 +46,7 @@ require (
 	github.com/rdc-interop/faas/functions/apl-daily-report v0.0.0
 	github.com/rdc-interop/faas/functions/apl-interests v0.0.0
 	github.com/rdc-interop/faas/functions/apl-offers v0.0.0
+	github.com/rdc-interop/faas/functions/conditionality-events v0.0.0
 	github.com/rdc-interop/faas/functions/did-check v0.0.0
 	github.com/rdc-interop/faas/functions/did-holder-exclusion v0.0.0
 	github.com/rdc-interop/faas/functions/feed-anpal v0.0.0
@@ -85,6 +86,7 @@ replace (
 	github.com/rdc-interop/faas/functions/apl-daily-report => ../functions/apl-daily-report
 	github.com/rdc-interop/faas/functions/apl-interests => ../functions/apl-interests
 	github.com/rdc-interop/faas/functions/apl-offers => ../functions/apl-offers
+	github.com/rdc-interop/faas/functions/conditionality-events => ../functions/conditionality-events
 	github.com/rdc-interop/faas/functions/did-check => ../functions/did-check
 	github.com/rdc-interop/faas/functions/did-holder-exclusion => ../functions/did-holder-exclusion
 	github.com/rdc-interop/faas/functions/feed-anpal => ../functions/feed-anpal

@@ -291,7 +291,7 @@ func TestOfferPatch(t *testing.T) {
 }
 
 // TestOfferRefusal: a candidate's refusal is recorded once and reaches INPS
-// and ANPAL; only a candidate of the offer can be named, and another
+// (as a conditionality event) and ANPAL; only a candidate of the offer can be named, and another
 // branch's or agency's offer is a 404.
 func TestOfferRefusal(t *testing.T) {
 	ctx := context.Background()
@@ -323,7 +323,8 @@ func TestOfferRefusal(t *testing.T) {
 	assertProblem(t, postJSON(t, url, tok, body), http.StatusConflict)
 	refusal := first.json(t)["id_rifiuto"].(string)
 
-	// Both benefit systems receive it, keyed by the refusal's id.
+	// Both benefit systems receive it, keyed by the refusal's id: ANPAL the
+	// refusal itself, INPS a conditionality event naming the offer.
 	for name, p := range map[string]*fakePartner{"INPS": inps, "ANPAL": anpal} {
 		eventually(t, 10*time.Second, name+" to receive the refusal", func() bool { _, ok := p.effect(refusal); return ok })
 		got, _ := p.effect(refusal)
@@ -331,21 +332,33 @@ func TestOfferRefusal(t *testing.T) {
 		if err := json.Unmarshal(got, &n); err != nil {
 			t.Fatal(err)
 		}
-		if n["id_offerta"] != id || n["apl"] != "1001" || n["motivo"] != body["motivo"] || n["codice_fiscale"] == nil || n["riferimento_apl"] != "RIF-"+run {
-			t.Errorf("%s received %s", name, got)
+		switch name {
+		case "ANPAL":
+			if n["id_offerta"] != id || n["apl"] != "1001" || n["motivo"] != body["motivo"] || n["codice_fiscale"] == nil || n["riferimento_apl"] != "RIF-"+run {
+				t.Errorf("%s received %s", name, got)
+			}
+		case "INPS":
+			if n["id_evento"] != refusal || n["tipo"] != "RIFIUTO_OFFERTA_CONGRUA" || n["riferimento"] != id || n["segnalante"] != "APL:1001" ||
+				n["note"] != body["motivo"] || n["codice_fiscale"] == nil || n["data_evento"] != today() {
+				t.Errorf("%s received %s", name, got)
+			}
 		}
 	}
 	// The worker records each delivery after the partner has answered: wait
 	// on the record, not on the partner.
 	var delivered int
 	eventually(t, 10*time.Second, "both deliveries recorded", func() bool {
-		if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna WHERE id = $1 AND tipo = 'RIFIUTO_OFFERTA' AND stato = 'CONSEGNATA'`, refusal).Scan(&delivered); err != nil {
+		if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna WHERE id = $1 AND stato = 'CONSEGNATA'
+			AND (destinatario, tipo) IN (('ANPAL', 'RIFIUTO_OFFERTA'), ('INPS', 'CONDIZIONALITA'))`, refusal).Scan(&delivered); err != nil {
 			t.Fatal(err)
 		}
 		return delivered >= 2
 	})
 	if delivered != 2 {
 		t.Errorf("%d deliveries recorded, want 2", delivered)
+	}
+	if n := countRows(t, `SELECT count(*) FROM consegna WHERE id = $1`, refusal); n != 2 {
+		t.Errorf("%d notifications of the refusal, want 2", n)
 	}
 
 	// Not a candidate of the offer: the same answer whoever it is.

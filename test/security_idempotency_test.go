@@ -84,11 +84,12 @@ func TestIdempotencyKeyScopedToResource(t *testing.T) {
 		t.Fatalf("%d refusals recorded, want 2", stored)
 	}
 	var queued int
-	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[]) AND tipo = 'RIFIUTO_OFFERTA'`, refusals).Scan(&queued); err != nil {
+	if err := h.DB.QueryRow(ctx, `SELECT count(*) FROM consegna WHERE id = ANY ($1::uuid[])
+		AND (destinatario, tipo) IN (('ANPAL', 'RIFIUTO_OFFERTA'), ('INPS', 'CONDIZIONALITA'))`, refusals).Scan(&queued); err != nil {
 		t.Fatal(err)
 	}
 	if queued != 4 {
-		t.Fatalf("%d notifications queued, want 4 (INPS and ANPAL for each refusal)", queued)
+		t.Fatalf("%d notifications queued, want 4 (ANPAL's refusal and INPS's conditionality event for each refusal)", queued)
 	}
 	for _, id := range refusals {
 		for name, p := range map[string]*fakePartner{"INPS": inps, "ANPAL": anpal} {

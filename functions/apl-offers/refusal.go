@@ -16,6 +16,7 @@ import (
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/conditionality"
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/idempotency"
 	"github.com/rdc-interop/faas/shared/outbox"
@@ -23,8 +24,16 @@ import (
 	"github.com/rdc-interop/faas/shared/web"
 )
 
-// refusalPartners are the benefit's systems a refusal is passed on to.
-var refusalPartners = []string{"INPS", "ANPAL"}
+// refusalPartners are the benefit's systems a refusal is passed on to (the
+// answer's destinatari): INPS as a conditionality event
+// (shared/conditionality, kind RIFIUTO_OFFERTA_CONGRUA), which it lists and
+// acknowledges with every other such fact, and ANPAL as the refusal itself
+// (refusalNotified).
+var refusalPartners = []string{conditionality.Partner, "ANPAL"}
+
+// refusalNotified are the partners told of the refusal as such (outbox kind
+// RIFIUTO_OFFERTA, their <PARTNER>_REFUSAL_URL).
+var refusalNotified = []string{"ANPAL"}
 
 const maxMotivo = 1000
 
@@ -42,8 +51,8 @@ type refusalAnswer struct {
 	Destinatari  []string   `json:"destinatari"`
 }
 
-// notice is what INPS and ANPAL receive: who refused which offer of which
-// agency, when and why.
+// notice is what ANPAL receives: who refused which offer of which agency,
+// when and why. (INPS gets the conditionality event: conditionality.Notice.)
 type notice struct {
 	IDRifiuto      string     `json:"id_rifiuto"`
 	CodiceFiscale  string     `json:"codice_fiscale"`
@@ -66,6 +75,9 @@ func (q refusalRequest) check(today civil.Date) (cf.Code, string, error) {
 		errs = append(errs, problem.FieldError{Field: "data", Code: "required", Detail: "the day of the refusal"})
 	case q.Data.Time().After(today.Time()):
 		errs = append(errs, problem.FieldError{Field: "data", Code: "invalid", Detail: "in the future"})
+	case q.Data.Time().Before(conditionality.Earliest().Time()):
+		// What INPS would not take as a conditionality event.
+		errs = append(errs, problem.FieldError{Field: "data", Code: "invalid", Detail: "before the RdC existed (2019)"})
 	}
 	motivo := strings.TrimSpace(q.Motivo)
 	switch n := utf8.RuneCountInString(motivo); {
@@ -81,7 +93,7 @@ func (q refusalRequest) check(today civil.Date) (cf.Code, string, error) {
 }
 
 // refuse records a candidate's refusal of an offer and queues it for INPS
-// and ANPAL in the same transaction. The candidate must have expressed
+// (as a conditionality event) and ANPAL in the same transaction. The candidate must have expressed
 // interest in the offer: an agency cannot learn whether someone else is a
 // beneficiary, as every other code gets the same 422.
 func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
@@ -120,10 +132,11 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 			return tx.QueryRow(r.Context(), `SELECT risposta::text FROM rifiuto_offerta WHERE id = $1`, earlier).Scan(&body)
 		}
 		var member, household int64
+		var issued string
 		err = tx.QueryRow(r.Context(), `
-			SELECT m.id, m.nucleo_id FROM componente m
+			SELECT m.id, m.nucleo_id, m.codice_fiscale FROM componente m
 			JOIN manifestazione_interesse mi ON mi.componente_id = m.id AND mi.offerta_id = $2
-			WHERE m.cf_canonico = $1`, string(code), o.IDOfferta).Scan(&member, &household)
+			WHERE m.cf_canonico = $1`, string(code), o.IDOfferta).Scan(&member, &household, &issued)
 		if db.NoRows(err) {
 			return &problem.Error{Kind: problem.Unprocessable, Detail: "the refusal must concern a candidate of this offer",
 				Fields: []problem.FieldError{{Field: "codice_fiscale", Code: "not_candidate", Detail: "not a candidate who expressed interest in this offer"}}}
@@ -131,7 +144,8 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("find candidate: %w", err)
 		}
-		body, err = x.recordRefusal(r, tx, t, o, member, household, code, *in.Data, motivo, ref, key)
+		body, err = x.recordRefusal(r, tx, t, o, refusal{member: member, household: household, code: code, issued: issued,
+			day: *in.Data, motivo: motivo}, ref, key)
 		return err
 	})
 	if problem.KindOf(err) == problem.Conflict {
@@ -148,28 +162,47 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 	return web.StoredJSON(w, status, body)
 }
 
-func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o stored, member, household int64, code cf.Code,
-	day civil.Date, motivo, ref string, key idempotency.Key) ([]byte, error) {
+// refusal is a candidate's refusal in the making.
+type refusal struct {
+	member, household int64
+	code              cf.Code // canonical
+	issued            string  // the member's code as issued, for INPS
+	day               civil.Date
+	motivo            string
+}
+
+func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o stored, q refusal, ref string, key idempotency.Key) ([]byte, error) {
 	id := uuid.Must(uuid.NewV7()).String()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	body, err := json.Marshal(refusalAnswer{IDRifiuto: id, IDOfferta: o.IDOfferta, Data: day, RegistratoIl: now, Destinatari: refusalPartners})
+	body, err := json.Marshal(refusalAnswer{IDRifiuto: id, IDOfferta: o.IDOfferta, Data: q.day, RegistratoIl: now, Destinatari: refusalPartners})
 	if err != nil {
 		return nil, err
 	}
-	n, err := json.Marshal(notice{IDRifiuto: id, CodiceFiscale: string(code), APL: t.APL, IDOfferta: o.IDOfferta,
-		RiferimentoAPL: o.RiferimentoAPL, TitoloOfferta: o.Titolo, Data: day, Motivo: motivo})
+	n, err := json.Marshal(notice{IDRifiuto: id, CodiceFiscale: string(q.code), APL: t.APL, IDOfferta: o.IDOfferta,
+		RiferimentoAPL: o.RiferimentoAPL, TitoloOfferta: o.Titolo, Data: q.day, Motivo: q.motivo})
 	if err != nil {
 		return nil, err
 	}
-	client := web.Claims(r.Context()).Subject
+	claims := web.Claims(r.Context())
+	// For INPS the refusal is one of the conditionality events, under the
+	// refusal's own id (so INPS's Idempotency-Key is the refusal's, as it
+	// always was), naming the offer; the motive is the event's note.
+	offer, motivo := o.IDOfferta, q.motivo
+	ev := conditionality.Event{ID: id, Member: q.member, Household: q.household, CodiceFiscale: q.issued,
+		Kind: conditionality.RifiutoOffertaCongrua, Day: q.day, Side: conditionality.APL, Org: claims.Org,
+		ClientID: claims.Subject, Riferimento: &offer, Note: &motivo, At: now}
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO rifiuto_offerta (id, offerta_id, componente_id, data, motivo, client_id, risposta, creato_il)
-	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, o.IDOfferta, member, day.Time(), motivo, client, body, now)
-	for _, p := range refusalPartners {
-		outbox.Queue(b, outbox.Message{ID: id, Partner: p, Kind: outbox.Refusal, Body: n, Household: household, At: now})
+	         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, o.IDOfferta, q.member, q.day.Time(), q.motivo, claims.Subject, body, now)
+	conditionality.Queue(b, ev)
+	for _, p := range refusalNotified {
+		outbox.Queue(b, outbox.Message{ID: id, Partner: p, Kind: outbox.Refusal, Body: n, Household: q.household, At: now})
 	}
 	key.Complete(b, id)
-	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: household,
+	audit.Queue(b, web.Stamp(r, audit.Entry{At: now, Action: "offer-refusal", SubjectRef: ref, NucleoID: q.household,
 		Outcome: "recorded:" + id, Status: http.StatusCreated}))
 	if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
 		return nil, fmt.Errorf("record refusal: %w", err)
@@ -177,8 +210,9 @@ func (x *offers) recordRefusal(r *http.Request, tx pgx.Tx, t apl.Tenant, o store
 	return body, nil
 }
 
-// scheduled is the cron-connector's call: deliver the refusals that are
-// due, and say how many, with no personal data.
+// scheduled is the cron-connector's call: deliver the refusals (and their
+// conditionality events) that are due, and say how many, with no personal
+// data.
 func (x *offers) scheduled(w http.ResponseWriter, r *http.Request) error {
 	counts, err := x.sweep(r.Context())
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	aplreport "github.com/rdc-interop/faas/functions/apl-daily-report"
 	aplinterests "github.com/rdc-interop/faas/functions/apl-interests"
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
+	conditionality "github.com/rdc-interop/faas/functions/conditionality-events"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
 	feedanpal "github.com/rdc-interop/faas/functions/feed-anpal"
@@ -41,6 +42,7 @@ func Handlers() map[string]http.Handler {
 		"feed-anpal":                  http.HandlerFunc(feedanpal.Handle),
 		"feed-gepi":                   http.HandlerFunc(feedgepi.Handle),
 		"feed-siisl":                  http.HandlerFunc(feedsiisl.Handle),
+		"conditionality-events":       http.HandlerFunc(conditionality.Handle),
 	}
 }
 
@@ -54,5 +56,6 @@ func Schedules() map[string]string {
 		"anonymised-export":           export.Schedule,
 		"apl-offers":                  aploffers.Schedule,
 		"apl-daily-report":            aplreport.Schedule,
+		"conditionality-events":       conditionality.Schedule,
 	}
 }

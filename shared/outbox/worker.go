@@ -47,6 +47,10 @@ const (
 	Transfer = "TRASFERIMENTO"
 	Refusal  = "RIFIUTO_OFFERTA"
 	Report   = "REPORT_APL"
+	// Equipe: a change of an Equipe case, for the other side (GEPI or ANPAL).
+	Equipe = "EQUIPE"
+	// Conditionality: a fact that may lead to a sanction, for INPS.
+	Conditionality = "CONDIZIONALITA"
 )
 
 // Partner is a receiving platform and how to call it.
