@@ -118,6 +118,7 @@ func TestTrackingEvidence(t *testing.T) {
 		{"Ambito administrator: no beneficiary data", tok, evidence(t, demo.Operator{Role: "AMMINISTRATORE_AMBITO"}), http.StatusForbidden},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r, id := trackedCall(t, url, tt.tok, tt.ev, body)
 			assertProblem(t, r, tt.status, h.Fixtures.DidAttiva[5])
 			if a := auditOf(t, id); a.n != 0 {

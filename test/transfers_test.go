@@ -957,13 +957,13 @@ func checkRegistryOnly(t *testing.T, r reply, code string) {
 			t.Errorf("nucleo.%s = %v in a registry-only answer", k, v)
 		}
 	}
-	var comune, cap string
+	var comune, postcode string
 	if err := h.DB.QueryRow(context.Background(), `SELECT n.comune_residenza, n.cap FROM nucleo n JOIN componente p ON p.nucleo_id = n.id WHERE p.cf_canonico = $1`,
-		canonical(t, code)).Scan(&comune, &cap); err != nil {
+		canonical(t, code)).Scan(&comune, &postcode); err != nil {
 		t.Fatal(err)
 	}
-	if res := n["residenza"].(map[string]any); res["comune_istat"] != comune || res["cap"] != cap {
-		t.Errorf("residenza %v, want %s %s", res, comune, cap)
+	if res := n["residenza"].(map[string]any); res["comune_istat"] != comune || res["cap"] != postcode {
+		t.Errorf("residenza %v, want %s %s", res, comune, postcode)
 	}
 	for _, b := range m["beneficiari"].([]any) {
 		for _, k := range []string{"codice_fiscale", "cognome", "nome", "sesso", "data_nascita", "comune_nascita", "cittadinanza"} {

@@ -32,13 +32,13 @@ const Header = "Agid-JWT-TrackingEvidence"
 type Data int
 
 const (
-	// Full: the beneficiaries' personal data in their completeness
+	// Full is the beneficiaries' personal data in their completeness
 	// (economic condition, benefits, DID and pacts, Equipe work).
 	Full Data = iota
-	// Registry: who the beneficiaries are and where they live (art. 3 c.1
+	// Registry is who the beneficiaries are and where they live (art. 3 c.1
 	// lett. a n. 1), nothing else.
 	Registry
-	// Nothing: no beneficiary data at all.
+	// Nothing is no beneficiary data at all.
 	Nothing
 )
 

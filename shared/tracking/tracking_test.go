@@ -43,6 +43,7 @@ type signer struct {
 }
 
 func newSigner(t *testing.T) signer {
+	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,7 @@ func newSigner(t *testing.T) signer {
 }
 
 func (s signer) sign(t *testing.T, iss, role string, now time.Time, ttl time.Duration) string {
+	t.Helper()
 	raw, err := jwt.Signed(s.s).Claims(map[string]any{"iss": iss, "aud": "rdc-interop", "iat": now.Unix(), "exp": now.Add(ttl).Unix(),
 		"userID": "OPR1", "userLocation": "ATS", "LoA": "LoA3", "userRole": role}).Serialize()
 	if err != nil {
