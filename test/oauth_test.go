@@ -69,7 +69,7 @@ func TestTokenClientSecretBasicAndPost(t *testing.T) {
 				t.Errorf("aud %v", cl["aud"])
 			}
 		}
-		if cl["scope"] != "rdc:transfer:cpi rdc:did:read rdc:patto:read rdc:feed:gepi rdc:condizionalita:write" {
+		if cl["scope"] != "rdc:transfer:cpi rdc:did:read rdc:patto:read rdc:feed:gepi rdc:equipe rdc:condizionalita:write" {
 			t.Errorf("scope %v", cl["scope"])
 		}
 	}

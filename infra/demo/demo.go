@@ -43,7 +43,7 @@ type Client struct {
 }
 
 // gepiScopes are GePI's, for its system client and its operators' one.
-var gepiScopes = []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read", "rdc:feed:gepi", "rdc:condizionalita:write"}
+var gepiScopes = []string{"rdc:transfer:cpi", "rdc:did:read", "rdc:patto:read", "rdc:feed:gepi", "rdc:equipe", "rdc:condizionalita:write"}
 
 // Clients are the partners of the local development contract (docs/contract.md).
 func Clients() []Client {
@@ -52,7 +52,7 @@ func Clients() []Client {
 		// GePI's operators' calls: each names its operator and role.
 		{ClientID: "gepi-operatori", Org: "GEPI", Scopes: gepiScopes, Tracking: true},
 		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read", "rdc:feed:anpal",
-			"rdc:condizionalita:write"}},
+			"rdc:equipe", "rdc:condizionalita:write"}},
 		// The sources that feed the record; INPS also hears of the facts
 		// that may lead to sanctions.
 		{ClientID: "inps", Org: "INPS", Scopes: []string{"rdc:feed:inps", "rdc:condizionalita:read"}},

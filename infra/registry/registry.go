@@ -14,6 +14,7 @@ import (
 	conditionality "github.com/rdc-interop/faas/functions/conditionality-events"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
+	equipe "github.com/rdc-interop/faas/functions/equipe-coordination"
 	feedanpal "github.com/rdc-interop/faas/functions/feed-anpal"
 	feedgepi "github.com/rdc-interop/faas/functions/feed-gepi"
 	feedinps "github.com/rdc-interop/faas/functions/feed-inps"
@@ -33,6 +34,7 @@ func Handlers() map[string]http.Handler {
 		"did-holder-exclusion":        http.HandlerFunc(exclusion.Handle),
 		"transfer-to-cpi":             http.HandlerFunc(tocpi.Handle),
 		"transfer-to-social-services": http.HandlerFunc(tosocial.Handle),
+		"equipe-coordination":         http.HandlerFunc(equipe.Handle),
 		"anonymised-export":           http.HandlerFunc(export.Handle),
 		"apl-offers":                  http.HandlerFunc(aploffers.Handle),
 		"apl-interests":               http.HandlerFunc(aplinterests.Handle),
@@ -53,6 +55,7 @@ func Schedules() map[string]string {
 	return map[string]string{
 		"transfer-to-cpi":             tocpi.Schedule,
 		"transfer-to-social-services": tosocial.Schedule,
+		"equipe-coordination":         equipe.Schedule,
 		"anonymised-export":           export.Schedule,
 		"apl-offers":                  aploffers.Schedule,
 		"apl-daily-report":            aplreport.Schedule,
