@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
+	"github.com/rdc-interop/faas/infra/demo"
 	"github.com/rdc-interop/faas/shared/auth"
 )
 
@@ -217,6 +218,18 @@ func TestMetadataAndJWKS(t *testing.T) {
 	for _, m := range []string{"client_secret_basic", "client_secret_post", "private_key_jwt"} {
 		if !strings.Contains(string(methods), m) {
 			t.Errorf("metadata lacks %s", m)
+		}
+	}
+	// Every scope a partner is given is one the metadata announces.
+	announced := map[string]bool{}
+	for _, s := range md["scopes_supported"].([]any) {
+		announced[s.(string)] = true
+	}
+	for _, c := range demo.Clients() {
+		for _, s := range c.Scopes {
+			if !announced[s] {
+				t.Errorf("client %s has scope %s, which scopes_supported lacks", c.ClientID, s)
+			}
 		}
 	}
 	r = do(t, call{method: http.MethodGet, url: md["jwks_uri"].(string)})

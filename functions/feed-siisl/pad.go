@@ -79,10 +79,15 @@ func decodePAD(key string, dati []byte) ([]any, error) {
 	return []any{signed, apl, branches}, nil
 }
 
+// CodeNotSelectable refuses a PAD that picks a branch its agency does not
+// offer in the PAD (docs/feeds.md): the branch exists and is enabled, but
+// citizens may not choose it.
+const CodeNotSelectable = "not_selectable"
+
 // applyPAD upserts the newer PADs and, for those alone, replaces the
 // person's chosen agencies: the agencies that may search and contact them
-// (apl-citizens) are the latest PAD's. A branch must be its agency's and
-// enabled, as SIISL offers no other to pick.
+// (apl-citizens) are the latest PAD's. A branch must be its agency's,
+// enabled and offered in the PAD, as SIISL offers no other to pick.
 func applyPAD(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Reject, error) {
 	unknown, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND NOT EXISTS (SELECT 1 FROM componente c WHERE c.cf_canonico = s.chiave)`,
 		"dati.codice_fiscale", feed.CodeUnknownPerson)
@@ -93,6 +98,20 @@ func applyPAD(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Rejec
 		SELECT 1 FROM unnest(s.apl, s.filiale) AS x (apl, filiale)
 		WHERE NOT EXISTS (SELECT 1 FROM apl_filiale f WHERE f.codice = x.filiale AND f.apl_id = x.apl AND f.abilitata))`,
 		"dati.scelte", feed.CodeUnknownReference)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The agency's super chooses which of its branches citizens may pick
+	// (apl-users, apl_filiale.selezionabile_pad): a choice of another is
+	// refused, unless the citizen had it already (a PAD renewed keeps what
+	// was picked before the branch was withdrawn from the choice).
+	notSelectable, err := feed.RefuseWhere(ctx, tx, stage, `NOT s.ritirato AND EXISTS (
+		SELECT 1 FROM unnest(s.apl, s.filiale) AS x (apl, filiale)
+		JOIN apl_filiale f ON f.codice = x.filiale AND f.apl_id = x.apl
+		WHERE NOT f.selezionabile_pad
+		  AND NOT EXISTS (SELECT 1 FROM scelta_apl t JOIN componente c ON c.id = t.componente_id
+		                  WHERE c.cf_canonico = s.chiave AND t.apl_id = x.apl AND t.filiale = x.filiale))`,
+		"dati.scelte", CodeNotSelectable)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -148,5 +167,5 @@ func applyPAD(ctx context.Context, tx pgx.Tx, stage string) (int64, []feed.Rejec
 	if err != nil {
 		return 0, nil, err
 	}
-	return applied + gone, append(unknown, badChoice...), nil
+	return applied + gone, slices.Concat(unknown, badChoice, notSelectable), nil
 }

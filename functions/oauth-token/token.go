@@ -242,7 +242,9 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "PS256", "ES256"},
 		"scopes_supported": []string{
 			"rdc:transfer:cpi", "rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read",
-			"rdc:export", "apl:offerte", "apl:candidature", "apl:cittadini", "apl:report",
+			"rdc:export", "rdc:equipe", "rdc:condizionalita:write", "rdc:condizionalita:read",
+			"rdc:feed:inps", "rdc:feed:anpal", "rdc:feed:gepi", "rdc:feed:siisl",
+			"apl:offerte", "apl:candidature", "apl:cittadini", "apl:report", "apl:utenti",
 		},
 	})
 }

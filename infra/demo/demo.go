@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	aplpkg "github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/auth"
 )
 
@@ -65,11 +66,12 @@ func Clients() []Client {
 		id      string
 		filiali []string
 	}{{"1001", []string{"1001-RM01", "1001-MI01", "1001-NA01"}}, {"1002", []string{"1002-TO01", "1002-BO01"}}} {
-		all := []string{"apl:offerte", "apl:candidature", "apl:cittadini"}
+		// Each role's scopes are package apl's: apl:report and apl:utenti
+		// for master and super only.
 		cs = append(cs,
-			Client{ClientID: "apl-" + apl.id + "-master", Org: "APL:" + apl.id, AplRuolo: "master", Filiali: apl.filiali, Scopes: append(all, "apl:report")},
-			Client{ClientID: "apl-" + apl.id + "-super", Org: "APL:" + apl.id, AplRuolo: "super", Filiali: apl.filiali, Scopes: append(all, "apl:report")},
-			Client{ClientID: "apl-" + apl.id + "-operatore", Org: "APL:" + apl.id, AplRuolo: "operatore", Filiali: apl.filiali[:1], Scopes: all},
+			Client{ClientID: "apl-" + apl.id + "-master", Org: "APL:" + apl.id, AplRuolo: "master", Filiali: apl.filiali, Scopes: aplpkg.Scopes(aplpkg.Master)},
+			Client{ClientID: "apl-" + apl.id + "-super", Org: "APL:" + apl.id, AplRuolo: "super", Filiali: apl.filiali, Scopes: aplpkg.Scopes(aplpkg.Super)},
+			Client{ClientID: "apl-" + apl.id + "-operatore", Org: "APL:" + apl.id, AplRuolo: "operatore", Filiali: apl.filiali[:1], Scopes: aplpkg.Scopes(aplpkg.Operator)},
 		)
 	}
 	return cs

@@ -11,6 +11,7 @@ import (
 	aplreport "github.com/rdc-interop/faas/functions/apl-daily-report"
 	aplinterests "github.com/rdc-interop/faas/functions/apl-interests"
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
+	aplusers "github.com/rdc-interop/faas/functions/apl-users"
 	conditionality "github.com/rdc-interop/faas/functions/conditionality-events"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
@@ -40,6 +41,7 @@ func Handlers() map[string]http.Handler {
 		"apl-interests":               http.HandlerFunc(aplinterests.Handle),
 		"apl-citizens":                http.HandlerFunc(aplcitizens.Handle),
 		"apl-daily-report":            http.HandlerFunc(aplreport.Handle),
+		"apl-users":                   http.HandlerFunc(aplusers.Handle),
 		"feed-inps":                   http.HandlerFunc(feedinps.Handle),
 		"feed-anpal":                  http.HandlerFunc(feedanpal.Handle),
 		"feed-gepi":                   http.HandlerFunc(feedgepi.Handle),

@@ -1,6 +1,7 @@
 package apl
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/rdc-interop/faas/shared/auth"
@@ -56,5 +57,67 @@ func TestNarrow(t *testing.T) {
 	}
 	if !tn.Reports() || (Tenant{Role: Operator}).Reports() {
 		t.Error("only master and super read reports")
+	}
+}
+
+func TestRoleRules(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		role                 Role
+		users, pad           bool
+		master, super, oper  bool
+		managed              []Role
+		scopesReport, scopeU bool
+	}{
+		{Master, true, true, false, true, true, []Role{Super, Operator}, true, true},
+		{Super, true, true, false, false, true, []Role{Operator}, true, true},
+		{Operator, false, false, false, false, false, nil, false, false},
+	}
+	for _, c := range cases {
+		t.Run(string(c.role), func(t *testing.T) {
+			t.Parallel()
+			tn := Tenant{APL: "1", Role: c.role, Branches: []string{"a"}}
+			if tn.ManagesUsers() != c.users || tn.ConfiguresPAD() != c.pad {
+				t.Errorf("manages users %v, configures PAD %v", tn.ManagesUsers(), tn.ConfiguresPAD())
+			}
+			if tn.Manages(Master) != c.master || tn.Manages(Super) != c.super || tn.Manages(Operator) != c.oper {
+				t.Errorf("manages master %v super %v operator %v", tn.Manages(Master), tn.Manages(Super), tn.Manages(Operator))
+			}
+			if got := tn.Managed(); !slices.Equal(got, c.managed) {
+				t.Errorf("managed %v, want %v", got, c.managed)
+			}
+			s := Scopes(c.role)
+			if slices.Contains(s, ScopeReport) != c.scopesReport || slices.Contains(s, ScopeUsers) != c.scopeU {
+				t.Errorf("scopes %v", s)
+			}
+			for _, want := range []string{ScopeOffers, ScopeInterests, ScopeCitizens} {
+				if !slices.Contains(s, want) {
+					t.Errorf("scopes %v lack %s", s, want)
+				}
+			}
+		})
+	}
+	if (Tenant{Role: "admin"}).Manages(Operator) || Scopes("admin") != nil {
+		t.Error("an unknown role manages or holds something")
+	}
+	if !ActsForAllBranches(Master) || !ActsForAllBranches(Super) || ActsForAllBranches(Operator) {
+		t.Error("branches by role")
+	}
+}
+
+func TestParseRole(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in   string
+		want Role // "": refused
+	}{
+		{"master", Master}, {"super", Super}, {"operatore", Operator},
+		{"", ""}, {"Super", ""}, {"operator", ""}, {"super\t", ""},
+	}
+	for _, c := range cases {
+		got, ok := ParseRole(c.in)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("ParseRole(%q) = %q, %v", c.in, got, ok)
+		}
 	}
 }
