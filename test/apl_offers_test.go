@@ -302,7 +302,9 @@ func TestOfferRefusal(t *testing.T) {
 	err := h.DB.QueryRow(ctx, `
 		WITH c AS (INSERT INTO manifestazione_interesse (offerta_id, componente_id)
 		           SELECT $1, id FROM componente ORDER BY id DESC LIMIT 1 RETURNING componente_id)
-		SELECT m.codice_fiscale, (SELECT codice_fiscale FROM componente ORDER BY id DESC OFFSET 1 LIMIT 1)
+		SELECT m.codice_fiscale, (SELECT o.codice_fiscale FROM componente o WHERE o.id <> m.id
+		                          AND NOT EXISTS (SELECT 1 FROM scelta_apl s WHERE s.componente_id = o.id AND s.apl_id = '1001')
+		                          ORDER BY o.id DESC LIMIT 1) -- neither a candidate nor a PAD chooser of the agency
 		FROM c JOIN componente m ON m.id = c.componente_id`, id).Scan(&candidate, &other)
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +363,8 @@ func TestOfferRefusal(t *testing.T) {
 		t.Errorf("%d notifications of the refusal, want 2", n)
 	}
 
-	// Not a candidate of the offer: the same answer whoever it is.
+	// Neither a candidate of the offer nor a PAD chooser of the agency: the
+	// same answer whoever it is.
 	m := assertProblem(t, postJSON(t, url, tok, map[string]any{"codice_fiscale": other, "data": today(), "motivo": "x"}), http.StatusUnprocessableEntity)
 	if errs, _ := m["errors"].([]any); len(errs) == 0 || errs[0].(map[string]any)["field"] != "codice_fiscale" {
 		t.Errorf("errors %v", m["errors"])

@@ -1,7 +1,8 @@
 // Package function is apl-offers (docs/domain.md#employment-agencies-on-siisl,
 // docs/contract.md#apl-offers): the agencies' systems publish their vacancies
-// in bulk, find an offer by their own reference, read it, change its state
-// or end of publication, and record a candidate's refusal of it, which is
+// in bulk, list them (JSON pages or one Excel workbook), find an offer by
+// their own reference, read it, publish a draft, change its state or end of
+// publication, and record a candidate's refusal of it, which is
 // passed on to ANPAL like a transfer notification, and to INPS as a
 // conditionality event (shared/conditionality, docs/conditionality.md).
 //
@@ -56,6 +57,7 @@ var handler = web.New("apl-offers", func(p *deps.Set, bg *web.Background) ([]web
 	return []web.Route{
 		// The cron-connector calls it too: the refusals' outbox safety net.
 		{Method: http.MethodPost, Path: "/", Scope: Scope, MaxBody: maxBody, Handle: x.create, Scheduled: x.scheduled, Schedule: Schedule},
+		{Method: http.MethodGet, Path: "/", Scope: Scope, Handle: x.list},
 		{Method: http.MethodPost, Path: "/{id}/rifiuti", Scope: Scope, Handle: x.refuse},
 		{Method: http.MethodGet, Path: "/rif/{rif...}", Scope: Scope, Handle: x.byReference},
 		{Method: http.MethodGet, Path: "/{id}", Scope: Scope, Handle: x.get},

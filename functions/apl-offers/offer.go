@@ -28,8 +28,34 @@ const (
 
 var storedStates = map[string]bool{Bozza: true, Pubblicata: true, Sospesa: true, Chiusa: true}
 
-// effectiveStateSQL is the state an offer (alias o) reads as today.
-const effectiveStateSQL = `CASE WHEN o.stato = 'PUBBLICATA' AND o.data_fine_pubblicazione < current_date THEN 'SCADUTA' ELSE o.stato END`
+// The state an offer reads as today, in one place. "Today" is current_date
+// in the session's zone, Europe/Rome (shared/db sets it on every
+// connection), so an offer ending on a day is PUBBLICATA until that day's
+// midnight in Italy. A published offer whose data_pubblicazione is still
+// ahead reads PUBBLICATA: it is published, and its start says from when
+// citizens see it; only the end of publication changes what it reads as.
+const (
+	// expiredSQL holds for an offer (alias o) that reads as SCADUTA.
+	expiredSQL = `o.stato = 'PUBBLICATA' AND o.data_fine_pubblicazione < current_date`
+	// effectiveStateSQL is the state an offer reads as.
+	effectiveStateSQL = `CASE WHEN ` + expiredSQL + ` THEN 'SCADUTA' ELSE o.stato END`
+)
+
+// stateSQL is the condition that an offer reads as stato (one of
+// listStates; the parameter @stato carries it), equivalent to
+// effectiveStateSQL = @stato but written on the stored columns: the planner
+// has statistics for those, while for the CASE it assumes a tiny share of
+// rows and would sort the agency's whole list for every filtered page.
+func stateSQL(stato string) string {
+	switch stato {
+	case Scaduta:
+		return `(` + expiredSQL + `)`
+	case Pubblicata:
+		return `(o.stato = 'PUBBLICATA' AND (o.data_fine_pubblicazione IS NULL OR o.data_fine_pubblicazione >= current_date))`
+	default:
+		return `o.stato = @stato`
+	}
+}
 
 // offer is an offer as the agency sends it.
 type offer struct {

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -69,40 +70,67 @@ func TestPatchApply(t *testing.T) {
 	expired := stored{offer: offer{Stato: Scaduta, DataPubblicazione: date("2026-10-01"), DataFinePubblicazione: date("2026-11-01")}}
 	closed := stored{offer: offer{Stato: Chiusa, DataPubblicazione: date("2026-10-01")}}
 	draft := stored{offer: offer{Stato: Bozza}}
+	draftEnd := stored{offer: offer{Stato: Bozza, DataFinePubblicazione: date("2026-12-01")}}
+	suspended := stored{offer: offer{Stato: Sospesa, DataPubblicazione: date("2026-10-01")}}
+	start := func(d string) optionalDate { return optionalDate{true, date(d)} }
 	cases := []struct {
 		name     string
 		o        stored
 		p        offerPatch
 		wantKind problem.Kind // 0: applied
+		field    string       // the field named, for problem.Invalid
 		stato    string
+		from     string
 		end      string
 	}{
-		{"suspend", published, offerPatch{Stato: ptr(Sospesa)}, 0, Sospesa, "2026-12-31"},
-		{"move the end", published, offerPatch{DataFinePubblicazione: optionalDate{true, date("2027-01-31")}}, 0, Pubblicata, "2027-01-31"},
-		{"remove the end", published, offerPatch{DataFinePubblicazione: optionalDate{true, nil}}, 0, Pubblicata, ""},
-		{"republish an expired offer", expired, offerPatch{DataFinePubblicazione: optionalDate{true, date("2026-12-15")}}, 0, Pubblicata, "2026-12-15"},
-		{"republish with the end in the past", expired, offerPatch{Stato: ptr(Pubblicata)}, problem.Invalid, "", ""},
-		{"end before the start", published, offerPatch{DataFinePubblicazione: optionalDate{true, date("2026-09-01")}}, problem.Invalid, "", ""},
-		{"set expired", published, offerPatch{Stato: ptr(Scaduta)}, problem.Invalid, "", ""},
-		{"publish a draft without a date", draft, offerPatch{Stato: ptr(Pubblicata)}, problem.Invalid, "", ""},
-		{"reopen a closed offer", closed, offerPatch{Stato: ptr(Pubblicata)}, problem.Conflict, "", ""},
-		{"close an expired offer", expired, offerPatch{Stato: ptr(Chiusa)}, 0, Chiusa, "2026-11-01"},
+		{"suspend", published, offerPatch{Stato: ptr(Sospesa)}, 0, "", Sospesa, "2026-10-01", "2026-12-31"},
+		{"move the end", published, offerPatch{DataFinePubblicazione: start("2027-01-31")}, 0, "", Pubblicata, "2026-10-01", "2027-01-31"},
+		{"remove the end", published, offerPatch{DataFinePubblicazione: optionalDate{true, nil}}, 0, "", Pubblicata, "2026-10-01", ""},
+		{"republish an expired offer", expired, offerPatch{DataFinePubblicazione: start("2026-12-15")}, 0, "", Pubblicata, "2026-10-01", "2026-12-15"},
+		{"republish with the end in the past", expired, offerPatch{Stato: ptr(Pubblicata)}, problem.Invalid, "data_fine_pubblicazione", "", "", ""},
+		{"end before the start", published, offerPatch{DataFinePubblicazione: start("2026-09-01")}, problem.Invalid, "data_fine_pubblicazione", "", "", ""},
+		{"set expired", published, offerPatch{Stato: ptr(Scaduta)}, problem.Invalid, "stato", "", "", ""},
+		{"publish a draft without a date", draft, offerPatch{Stato: ptr(Pubblicata)}, problem.Invalid, "data_pubblicazione", "", "", ""},
+		{"reopen a closed offer", closed, offerPatch{Stato: ptr(Pubblicata)}, problem.Conflict, "", "", "", ""},
+		{"close an expired offer", expired, offerPatch{Stato: ptr(Chiusa)}, 0, "", Chiusa, "2026-10-01", "2026-11-01"},
+		// Publishing a draft (issue 15).
+		{"publish a draft with its start", draft, offerPatch{Stato: ptr(Pubblicata), DataPubblicazione: start("2026-11-23")}, 0, "", Pubblicata, "2026-11-23", ""},
+		{"publish a draft from a future day", draft, offerPatch{Stato: ptr(Pubblicata), DataPubblicazione: start("2026-12-01"),
+			DataFinePubblicazione: start("2026-12-31")}, 0, "", Pubblicata, "2026-12-01", "2026-12-31"},
+		{"a draft gets its start and stays a draft", draft, offerPatch{DataPubblicazione: start("2026-12-01")}, 0, "", Bozza, "2026-12-01", ""},
+		{"publish with a null start", draft, offerPatch{Stato: ptr(Pubblicata), DataPubblicazione: optionalDate{true, nil}}, problem.Invalid, "data_pubblicazione", "", "", ""},
+		{"a start after the stored end", draftEnd, offerPatch{Stato: ptr(Pubblicata), DataPubblicazione: start("2026-12-02")}, problem.Invalid, "data_fine_pubblicazione", "", "", ""},
+		{"a start after the end sent", draft, offerPatch{Stato: ptr(Pubblicata), DataPubblicazione: start("2026-12-02"),
+			DataFinePubblicazione: start("2026-12-01")}, problem.Invalid, "data_fine_pubblicazione", "", "", ""},
+		{"publish a draft whose end has passed", draft, offerPatch{Stato: ptr(Pubblicata), DataPubblicazione: start("2026-10-01"),
+			DataFinePubblicazione: start("2026-11-01")}, problem.Invalid, "data_fine_pubblicazione", "", "", ""},
+		{"move a published offer's start", published, offerPatch{DataPubblicazione: start("2026-10-02")}, problem.Conflict, "", "", "", ""},
+		{"remove a published offer's start", published, offerPatch{DataPubblicazione: optionalDate{true, nil}}, problem.Conflict, "", "", "", ""},
+		{"move a suspended offer's start", suspended, offerPatch{DataPubblicazione: start("2026-10-02")}, problem.Conflict, "", "", "", ""},
+		{"the same start is no change", published, offerPatch{DataPubblicazione: start("2026-10-01"), Stato: ptr(Sospesa)}, 0, "", Sospesa, "2026-10-01", "2026-12-31"},
+		{"a closed offer's start", closed, offerPatch{DataPubblicazione: start("2026-10-05")}, problem.Conflict, "", "", "", ""},
+	}
+	day := func(d *civil.Date) string {
+		if d == nil {
+			return ""
+		}
+		return d.String()
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			stato, end, err := c.p.apply(c.o, today)
+			got, err := c.p.apply(c.o, today)
 			if c.wantKind != 0 {
 				if problem.KindOf(err) != c.wantKind {
-					t.Fatalf("got %s %v, %v; want an error of kind %v", stato, end, err, c.wantKind)
+					t.Fatalf("got %+v, %v; want an error of kind %v", got, err, c.wantKind)
+				}
+				var pe *problem.Error
+				if c.field != "" && (!errors.As(err, &pe) || len(pe.Fields) == 0 || pe.Fields[0].Field != c.field) {
+					t.Fatalf("error %v, want field %s named first", err, c.field)
 				}
 				return
 			}
-			got := ""
-			if end != nil {
-				got = end.String()
-			}
-			if err != nil || stato != c.stato || got != c.end {
-				t.Fatalf("got %s %s, %v; want %s %s", stato, got, err, c.stato, c.end)
+			if err != nil || got.stato != c.stato || day(got.from) != c.from || day(got.to) != c.end {
+				t.Fatalf("got %s %s %s, %v; want %s %s %s", got.stato, day(got.from), day(got.to), err, c.stato, c.from, c.end)
 			}
 		})
 	}

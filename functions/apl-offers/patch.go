@@ -20,10 +20,25 @@ import (
 const mergePatch = "application/merge-patch+json"
 
 // offerPatch is what an agency may change. A member left out is kept; a
-// null end of publication removes it (RFC 7396).
+// null date removes it (RFC 7396). The start of publication may change only
+// on a draft: a draft created without one (the only way a BOZZA can be
+// sent without a date) is published by giving it with stato PUBBLICATA in
+// one patch. Once an offer has been published its start is history (the
+// citizens saw it from that day), so changing it is a 409.
 type offerPatch struct {
 	Stato                 *string      `json:"stato"`
+	DataPubblicazione     optionalDate `json:"data_pubblicazione"`
 	DataFinePubblicazione optionalDate `json:"data_fine_pubblicazione"`
+}
+
+// decodePatch reads a merge-patch body as the handler's web.DecodeAs does
+// once the media type is checked (web.DecodeValue: unknown members, wrong
+// types and text that is not text are 4xx errors, the unknown names not
+// repeated). It is FuzzDecodePatch's entry point.
+func decodePatch(b []byte) (offerPatch, error) {
+	var p offerPatch
+	err := web.DecodeValue(b, &p)
+	return p, err
 }
 
 // optionalDate tells a member left out (set false) from a null.
@@ -46,9 +61,11 @@ func (o *optionalDate) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// patch changes an offer's state or end of publication. A published offer
-// past its end (SCADUTA) is published again by moving the end to today or
-// later; a closed offer stays closed.
+// patch changes an offer's state or dates: a draft is published with its
+// start of publication, a published offer past its end (SCADUTA) is
+// published again by moving the end to today or later; a closed offer stays
+// closed. The offer is locked and the checks run before the UPDATE, so a
+// refused patch changes nothing.
 func (x *offers) patch(w http.ResponseWriter, r *http.Request) error {
 	t, err := apl.TenantOf(web.Claims(r.Context()))
 	if err != nil {
@@ -64,12 +81,13 @@ func (x *offers) patch(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		stato, end, err := p.apply(o, civil.Today(time.Now()))
+		next, err := p.apply(o, civil.Today(time.Now()))
 		if err != nil {
 			return err
 		}
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE offerta SET stato = $2, data_fine_pubblicazione = $3, aggiornato_il = now() WHERE id = $1`, o.IDOfferta, stato, dateText(end))
+		b.Queue(`UPDATE offerta SET stato = $2, data_pubblicazione = $3, data_fine_pubblicazione = $4, aggiornato_il = now() WHERE id = $1`,
+			o.IDOfferta, next.stato, dateText(next.from), dateText(next.to))
 		audit.Queue(b, web.Stamp(r, audit.Entry{Action: "offer-update", Outcome: "updated:" + o.IDOfferta, Status: http.StatusOK}))
 		if err := tx.SendBatch(r.Context(), b).Close(); err != nil {
 			return fmt.Errorf("update offer: %w", err)
@@ -83,30 +101,53 @@ func (x *offers) patch(w http.ResponseWriter, r *http.Request) error {
 	return web.JSON(w, http.StatusOK, out)
 }
 
-// apply returns the state and end of publication o takes under the patch,
-// or why it cannot.
-func (p offerPatch) apply(o stored, today civil.Date) (string, *civil.Date, error) {
+// change is what an offer becomes under a patch.
+type change struct {
+	stato    string
+	from, to *civil.Date
+}
+
+// sameDate says whether two nullable dates are the same day.
+func sameDate(a, b *civil.Date) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Time().Equal(b.Time())
+}
+
+// apply returns the state and dates o takes under the patch, or why it
+// cannot: a 409 for a change the offer's state forbids, a 400 naming the
+// fields for values that do not hold together (the table's own CHECKs:
+// a published offer has a start, the end is not before it).
+func (p offerPatch) apply(o stored, today civil.Date) (change, error) {
 	stato := o.Stato
 	if stato == Scaduta {
 		stato = Pubblicata // stored as published; the end date makes it read as expired
 	}
-	if o.Stato == Chiusa && (p.Stato != nil && *p.Stato != Chiusa || p.DataFinePubblicazione.set) {
-		return "", nil, problem.New(problem.Conflict, "the offer is closed and can no longer change")
+	// Sending a date equal to the stored one changes nothing (RFC 7396), so
+	// it is never refused.
+	fromChanged := p.DataPubblicazione.set && !sameDate(p.DataPubblicazione.value, o.DataPubblicazione)
+	toChanged := p.DataFinePubblicazione.set && !sameDate(p.DataFinePubblicazione.value, o.DataFinePubblicazione)
+	if o.Stato == Chiusa && (p.Stato != nil && *p.Stato != Chiusa || fromChanged || toChanged) {
+		return change{}, problem.New(problem.Conflict, "the offer is closed and can no longer change")
+	}
+	if fromChanged && o.Stato != Bozza {
+		return change{}, problem.New(problem.Conflict, "data_pubblicazione can change only while the offer is a draft (BOZZA)")
 	}
 	if p.Stato != nil {
 		stato = *p.Stato
 	}
-	end := o.DataFinePubblicazione
+	from, end := o.DataPubblicazione, o.DataFinePubblicazione
+	if p.DataPubblicazione.set {
+		from = p.DataPubblicazione.value
+	}
 	if p.DataFinePubblicazione.set {
 		end = p.DataFinePubblicazione.value
 	}
-	errs := checkState(stato, o.DataPubblicazione, end, false)
+	errs := checkState(stato, from, end, false)
 	if len(errs) == 0 && stato == Pubblicata && end != nil && end.Time().Before(today.Time()) {
 		errs = append(errs, problem.FieldError{Field: "data_fine_pubblicazione", Code: "invalid",
 			Detail: "in the past: to publish the offer again, move its end to today or later"})
 	}
 	if len(errs) > 0 {
-		return "", nil, problem.Fields(errs)
+		return change{}, problem.Fields(errs)
 	}
-	return stato, end, nil
+	return change{stato: stato, from: from, to: end}, nil
 }

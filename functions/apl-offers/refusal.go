@@ -37,6 +37,29 @@ var refusalNotified = []string{"ANPAL"}
 
 const maxMotivo = 1000
 
+// candidateSQL finds the person ($1, canonical code) a refusal of offer $2
+// may name, for agency $3 acting for branches $4: a candidate who
+// expressed interest in the offer, or a citizen who chose the agency in the
+// PAD with one of those branches. For an operator that is its own branch:
+// the citizens another branch was chosen for are that branch's to contact,
+// as they are another branch's in apl-citizens. A master or super acts for
+// every enabled branch, so any PAD choice of the agency counts.
+const candidateSQL = `
+SELECT m.id, m.nucleo_id, m.codice_fiscale FROM componente m
+WHERE m.cf_canonico = $1
+  AND (EXISTS (SELECT 1 FROM manifestazione_interesse mi WHERE mi.componente_id = m.id AND mi.offerta_id = $2)
+       OR EXISTS (SELECT 1 FROM scelta_apl s WHERE s.componente_id = m.id AND s.apl_id = $3 AND s.filiale = ANY ($4)))
+LIMIT 1`
+
+// errNotCandidate is the one answer for anyone a refusal may not name,
+// whoever they are (a beneficiary of another agency, a citizen not in the
+// benefit, a code no one has): built fresh, always the same.
+func errNotCandidate() error {
+	return &problem.Error{Kind: problem.Unprocessable, Detail: "the refusal must concern a candidate of this offer",
+		Fields: []problem.FieldError{{Field: "codice_fiscale", Code: "not_candidate",
+			Detail: "not a candidate of this offer nor a citizen who chose this agency (or, for an operator, its branch) in the PAD"}}}
+}
+
 type refusalRequest struct {
 	CodiceFiscale string      `json:"codice_fiscale"`
 	Data          *civil.Date `json:"data"`
@@ -93,9 +116,12 @@ func (q refusalRequest) check(today civil.Date) (cf.Code, string, error) {
 }
 
 // refuse records a candidate's refusal of an offer and queues it for INPS
-// (as a conditionality event) and ANPAL in the same transaction. The candidate must have expressed
-// interest in the offer: an agency cannot learn whether someone else is a
-// beneficiary, as every other code gets the same 422.
+// (as a conditionality event) and ANPAL in the same transaction. The
+// person must be one the agency may have offered it to (candidateSQL):
+// someone who expressed interest in the offer, or a citizen who chose the
+// agency in the PAD (seed 004: agencies also contact those). Everyone else
+// gets the one errNotCandidate, body for body, so an agency cannot learn
+// whether someone else is a beneficiary.
 func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 	t, err := apl.TenantOf(web.Claims(r.Context()))
 	if err != nil {
@@ -133,13 +159,9 @@ func (x *offers) refuse(w http.ResponseWriter, r *http.Request) error {
 		}
 		var member, household int64
 		var issued string
-		err = tx.QueryRow(r.Context(), `
-			SELECT m.id, m.nucleo_id, m.codice_fiscale FROM componente m
-			JOIN manifestazione_interesse mi ON mi.componente_id = m.id AND mi.offerta_id = $2
-			WHERE m.cf_canonico = $1`, string(code), o.IDOfferta).Scan(&member, &household, &issued)
+		err = tx.QueryRow(r.Context(), candidateSQL, string(code), o.IDOfferta, t.APL, t.Branches).Scan(&member, &household, &issued)
 		if db.NoRows(err) {
-			return &problem.Error{Kind: problem.Unprocessable, Detail: "the refusal must concern a candidate of this offer",
-				Fields: []problem.FieldError{{Field: "codice_fiscale", Code: "not_candidate", Detail: "not a candidate who expressed interest in this offer"}}}
+			return errNotCandidate()
 		}
 		if err != nil {
 			return fmt.Errorf("find candidate: %w", err)
