@@ -1,12 +1,16 @@
 // Package function is apl-citizens (docs/domain.md#employment-agencies-on-siisl,
 // docs/contract.md#apl-citizens): an agency searches the citizens who chose it in
 // their Patto di attivazione digitale (age, education, words of their CV,
-// branch), as JSON pages or one Excel file, and notes the outcome of an
-// interview, for itself alone.
+// branch; ordered by age, education, date of choice or relevance), as JSON
+// pages or one Excel file; reads a citizen's CV (JSON or PDF) and signed
+// PAD (PDF); notes the outcome of an interview, for itself alone, and reads
+// its own notes back (JSON pages or one Excel file).
 //
 // A citizen is visible only to the agencies the citizen chose, and to an
-// operator only through the branch picked; every search and note leaves an
-// audit record.
+// operator only through the branch picked; anyone else is the 404 of an id
+// that does not exist. Citizens are addressed by the id_cittadino a search
+// gives, never by codice fiscale (a URL ends up in logs). Every search,
+// read and note leaves an audit record.
 package function
 
 import (
@@ -32,6 +36,10 @@ var handler = web.New("apl-citizens", func(p *deps.Set, bg *web.Background) ([]w
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/search", Scope: Scope, Handle: x.search},
 		{Method: http.MethodPost, Path: "/{id}/annotazioni", Scope: Scope, Handle: x.annotate},
+		{Method: http.MethodGet, Path: "/{id}/annotazioni", Scope: Scope, Handle: x.citizenNotes},
+		{Method: http.MethodGet, Path: "/annotazioni", Scope: Scope, Handle: x.agencyNotes},
+		{Method: http.MethodGet, Path: "/{id}/cv", Scope: Scope, Handle: x.cv},
+		{Method: http.MethodGet, Path: "/{id}/pad", Scope: Scope, Handle: x.pad},
 	}, nil
 })
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,6 +33,8 @@ type searchRequest struct {
 	TitoloStudioMinimo *string `json:"titolo_studio_minimo"`
 	ParoleChiave       *string `json:"parole_chiave"`
 	Filiale            string  `json:"filiale"`
+	Ordinamento        string  `json:"ordinamento"`
+	Verso              string  `json:"verso"`
 	Cursor             string  `json:"cursor"`
 	Limit              *int    `json:"limit"`
 }
@@ -44,7 +45,8 @@ type query struct {
 	bornBy, bornAfter *time.Time // age range as birth dates
 	education         *string    // minimum level's code
 	keywords          string
-	after             int64
+	order             order
+	after             *position
 	limit             int
 }
 
@@ -89,12 +91,27 @@ func (q searchRequest) check(t apl.Tenant, today civil.Date) (query, error) {
 		}
 		out.keywords = k
 	}
-	if q.Cursor != "" {
-		n, err := strconv.ParseInt(q.Cursor, 10, 64)
-		if err != nil || n < 1 || strconv.FormatInt(n, 10) != q.Cursor {
-			bad("cursor", "invalid", "not a cursor this search gave")
+	var wrong []string
+	out.order, wrong = parseOrder(q.Ordinamento, q.Verso, out.keywords)
+	for _, f := range wrong {
+		if f == "ordinamento" {
+			bad(f, "invalid", "ID, ETA, TITOLO_STUDIO, DATA_SCELTA or PERTINENZA")
+		} else {
+			bad(f, "invalid", "CRESCENTE or DECRESCENTE")
 		}
-		out.after = n
+	}
+	if out.order.key == byRelevance && out.keywords == "" {
+		bad("ordinamento", "invalid", "PERTINENZA ranks by parole_chiave: give them")
+	}
+	if q.Cursor != "" {
+		// A cursor is a position in one order: under another it would skip
+		// or repeat rows, so it is refused.
+		p, err := out.order.decode(q.Cursor)
+		if err != nil {
+			bad("cursor", "invalid", "not a cursor this search gave, in this order")
+		} else {
+			out.after = &p
+		}
 	}
 	if q.Limit != nil {
 		if *q.Limit < 1 || *q.Limit > maxLimit {
@@ -121,6 +138,11 @@ type citizen struct {
 	Telefono      *string   `json:"telefono"`
 	Filiale       string    `json:"filiale"`
 	SceltaIl      time.Time `json:"scelta_il"`
+
+	// The sort keys, for the cursor.
+	born  time.Time
+	level int16
+	rank  float32
 }
 
 type page struct {
@@ -129,16 +151,21 @@ type page struct {
 }
 
 // searchSQL is the citizens who chose the agency through one of the
-// caller's branches; the filters asked are appended.
+// caller's branches; the filters asked, the cursor's condition and the order
+// are appended. The last column (%s) is the CV's rank, 0 without keywords.
 const searchSQL = `
 SELECT m.id, m.codice_fiscale, m.cognome, m.nome, extract(year FROM age(@today::date, m.data_nascita))::int,
-       ts.codice, m.email, m.telefono, s.filiale, s.scelta_il
+       ts.codice, m.email, m.telefono, s.filiale, s.scelta_il, m.data_nascita, m.titolo_studio, %s
 FROM scelta_apl s
 JOIN componente m ON m.id = s.componente_id
 JOIN titolo_studio ts ON ts.livello = m.titolo_studio`
 
 func (x *citizens) query(ctx context.Context, t apl.Tenant, q query, today civil.Date, limit int) (pgx.Rows, error) {
-	sql := searchSQL
+	rank := "0::real"
+	if q.keywords != "" {
+		rank = rankSQL
+	}
+	sql := fmt.Sprintf(searchSQL, rank)
 	args := pgx.NamedArgs{"apl": t.APL, "branches": q.branches, "today": today.Time()}
 	if q.keywords != "" {
 		sql += ` JOIN profilo p ON p.componente_id = m.id AND p.tsv @@ websearch_to_tsquery('italian', @keywords)`
@@ -157,11 +184,14 @@ func (x *citizens) query(ctx context.Context, t apl.Tenant, q query, today civil
 		sql += ` AND m.titolo_studio >= (SELECT livello FROM titolo_studio WHERE codice = @education)`
 		args["education"] = *q.education
 	}
-	if q.after > 0 {
-		sql += ` AND m.id > @after`
-		args["after"] = q.after
+	if q.after != nil {
+		sql += q.order.after()
+		args["after_id"] = q.after.id
+		if q.order.key != byID {
+			args["after_key"] = q.after.key
+		}
 	}
-	sql += ` ORDER BY m.id`
+	sql += q.order.orderBy()
 	if limit > 0 {
 		sql += ` LIMIT @limit`
 		args["limit"] = limit
@@ -174,7 +204,8 @@ func (x *citizens) query(ctx context.Context, t apl.Tenant, q query, today civil
 }
 
 func (c *citizen) scan(rows pgx.Rows) error {
-	return rows.Scan(&c.IDCittadino, &c.CodiceFiscale, &c.Cognome, &c.Nome, &c.Eta, &c.TitoloStudio, &c.Email, &c.Telefono, &c.Filiale, &c.SceltaIl)
+	return rows.Scan(&c.IDCittadino, &c.CodiceFiscale, &c.Cognome, &c.Nome, &c.Eta, &c.TitoloStudio, &c.Email, &c.Telefono, &c.Filiale, &c.SceltaIl,
+		&c.born, &c.level, &c.rank)
 }
 
 // search answers a page as JSON or, when Accept asks for it, every result
@@ -224,7 +255,7 @@ func (x *citizens) search(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(p.Items) > q.limit {
 		p.Items = p.Items[:q.limit]
-		next := strconv.FormatInt(p.Items[q.limit-1].IDCittadino, 10)
+		next := q.order.encode(q.order.positionOf(&p.Items[q.limit-1]))
 		p.NextCursor = &next
 	}
 	if err := web.Audit(r, audit.Entry{Action: "citizens-search", Outcome: fmt.Sprintf("rows:%d", len(p.Items)), Status: http.StatusOK}); err != nil {

@@ -30,7 +30,16 @@ func TestSearchCheck(t *testing.T) {
 			return q.bornBy.Equal(time.Date(1996, 11, 23, 0, 0, 0, 0, time.UTC)) && q.bornAfter.Equal(time.Date(1985, 11, 23, 0, 0, 0, 0, time.UTC))
 		}},
 		{"keywords trimmed", searchRequest{ParoleChiave: s("  muratore  ")}, "", func(q query) bool { return q.keywords == "muratore" }},
-		{"cursor and limit", searchRequest{Cursor: "42", Limit: n(10)}, "", func(q query) bool { return q.after == 42 && q.limit == 10 }},
+		{"cursor and limit", searchRequest{Cursor: "42", Limit: n(10)}, "", func(q query) bool { return q.after != nil && q.after.id == 42 && q.limit == 10 }},
+		{"order by age, descending", searchRequest{Ordinamento: "ETA", Verso: "DECRESCENTE"}, "", func(q query) bool { return q.order.key == byAge && q.order.desc }},
+		{"relevance, most relevant first", searchRequest{Ordinamento: "PERTINENZA", ParoleChiave: s("cuoco")}, "", func(q query) bool {
+			return q.order.key == byRelevance && q.order.desc && q.order.tag != ""
+		}},
+		{"relevance without keywords", searchRequest{Ordinamento: "PERTINENZA"}, "ordinamento", nil},
+		{"relevance with blank keywords", searchRequest{Ordinamento: "PERTINENZA", ParoleChiave: s("   ")}, "ordinamento", nil},
+		{"unknown order", searchRequest{Ordinamento: "eta"}, "ordinamento", nil},
+		{"unknown direction", searchRequest{Verso: "ASC"}, "verso", nil},
+		{"an id cursor under another order", searchRequest{Ordinamento: "ETA", Cursor: "42"}, "cursor", nil},
 		{"too young", searchRequest{EtaMinima: n(15)}, "eta_minima", nil},
 		{"too old", searchRequest{EtaMassima: n(101)}, "eta_massima", nil},
 		{"range upside down", searchRequest{EtaMinima: n(40), EtaMassima: n(30)}, "eta_massima", nil},
