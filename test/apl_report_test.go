@@ -1,18 +1,23 @@
 package test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/rdc-interop/faas/shared/files"
 )
 
 const reportFn = "apl-daily-report"
@@ -36,18 +41,32 @@ func romeDay(n int) (string, time.Time, time.Time) {
 	return start.Format(time.DateOnly), start, time.Date(y, m, d-n+1, 0, 0, 0, 0, rome)
 }
 
+// reportTrend is a figure over the report's windows.
+type reportTrend struct {
+	Ieri        int `json:"ieri"`
+	GiornoPrima int `json:"giorno_prima"`
+	Ultimi7     int `json:"ultimi_7_giorni"`
+	Ultimi30    int `json:"ultimi_30_giorni"`
+}
+
+type reportFigures struct {
+	Filiali           int `json:"filiali"`
+	CittadiniTotali   int `json:"cittadini_totali"`
+	CittadiniNuovi    int `json:"cittadini_nuovi"`
+	CandidatureTotali int `json:"candidature_totali"`
+	CandidatureNuove  int `json:"candidature_nuove"`
+	OffertePubblicate int `json:"offerte_pubblicate"`
+	OfferteInScadenza int `json:"offerte_in_scadenza"`
+	Andamento         struct {
+		Cittadini   reportTrend `json:"cittadini"`
+		Candidature reportTrend `json:"candidature"`
+	} `json:"andamento"`
+}
+
 type reportSummary struct {
-	IDReport  string `json:"id_report"`
-	Stato     string `json:"stato"`
-	Riepilogo struct {
-		Filiali           int `json:"filiali"`
-		CittadiniTotali   int `json:"cittadini_totali"`
-		CittadiniNuovi    int `json:"cittadini_nuovi"`
-		CandidatureTotali int `json:"candidature_totali"`
-		CandidatureNuove  int `json:"candidature_nuove"`
-		OffertePubblicate int `json:"offerte_pubblicate"`
-		OfferteInScadenza int `json:"offerte_in_scadenza"`
-	} `json:"riepilogo"`
+	IDReport  string        `json:"id_report"`
+	Stato     string        `json:"stato"`
+	Riepilogo reportFigures `json:"riepilogo"`
 }
 
 func getReport(t *testing.T, tok, day string) reportSummary {
@@ -142,7 +161,31 @@ func TestDailyReport(t *testing.T) {
 		t.Errorf("report %+v", s)
 	}
 
-	// The workbook: the summary first, a sheet per list, frozen headers.
+	// The trend: the windows end with the day, each bound a midnight in Rome.
+	_, prevStart, _ := romeDay(2)
+	_, weekStart, _ := romeDay(7)
+	_, monthStart, _ := romeDay(30)
+	interestsIn := func(from time.Time) int {
+		return countOf(t, `SELECT count(*) FROM manifestazione_interesse mi JOIN offerta o ON o.id = mi.offerta_id
+			WHERE o.apl_id = '1001' AND mi.creata_il >= $1 AND mi.creata_il < $2`, from, end)
+	}
+	citizensIn := func(from, to time.Time) int {
+		return countOf(t, `SELECT count(*) FROM scelta_apl WHERE apl_id = '1001' AND scelta_il >= $1 AND scelta_il < $2`, from, to)
+	}
+	wantTrend := map[string][2]reportTrend{
+		"candidature": {s.Riepilogo.Andamento.Candidature, {Ieri: s.Riepilogo.CandidatureNuove,
+			GiornoPrima: interestsIn(prevStart) - interestsIn(start), Ultimi7: interestsIn(weekStart), Ultimi30: interestsIn(monthStart)}},
+		"cittadini": {s.Riepilogo.Andamento.Cittadini, {Ieri: s.Riepilogo.CittadiniNuovi,
+			GiornoPrima: citizensIn(prevStart, start), Ultimi7: citizensIn(weekStart, end), Ultimi30: citizensIn(monthStart, end)}},
+	}
+	for name, v := range wantTrend {
+		if v[0] != v[1] {
+			t.Errorf("trend of %s: the report says %+v, the data set %+v", name, v[0], v[1])
+		}
+	}
+
+	// The workbook: the summary first, with the trend and the chart, a
+	// sheet per list, frozen headers.
 	r := do(t, call{method: http.MethodGet, url: h.URL(reportFn, "/reports/"+day+"/download"), token: master})
 	if r.status != http.StatusOK {
 		t.Fatalf("download: %d %s", r.status, r.body)
@@ -152,20 +195,114 @@ func TestDailyReport(t *testing.T) {
 		t.Fatalf("not a workbook: %v", err)
 	}
 	sheets := f.GetSheetList()
-	if len(sheets) != 6 || sheets[0] != "Riepilogo" {
+	if len(sheets) != 7 || sheets[0] != "Riepilogo" {
 		t.Fatalf("sheets %v", sheets)
 	}
+	summaryRows, _ := f.GetRows("Riepilogo")
+	a := s.Riepilogo.Andamento
+	for k, want := range map[int][]int{
+		3: {s.Riepilogo.CittadiniTotali, a.Cittadini.Ieri, a.Cittadini.GiornoPrima, a.Cittadini.Ultimi7, a.Cittadini.Ultimi30},
+		4: {s.Riepilogo.CandidatureTotali, a.Candidature.Ieri, a.Candidature.GiornoPrima, a.Candidature.Ultimi7, a.Candidature.Ultimi30},
+	} {
+		for i, n := range want {
+			if got := summaryRows[k][i+1]; got != strconv.Itoa(n) {
+				t.Errorf("summary row %d (%s), column %d: %s, want %d", k+1, summaryRows[k][0], i+2, got, n)
+			}
+		}
+	}
+	if summaryRows[2][2] != "Ieri" || summaryRows[2][5] != "Ultimi 30 giorni" {
+		t.Errorf("summary header %v", summaryRows[2])
+	}
+	chartOnFirstSheet(t, r.body)
 	rows, _ := f.GetRows("Cittadini per filiale")
 	total := 0
-	for _, row := range rows[1:] {
-		n, _ := strconv.Atoi(row[1])
-		total += n
+	branches := map[string][2]string{}
+	bs, err := h.DB.Query(ctx, `SELECT f.codice, f.denominazione, coalesce(c.nome, '') FROM apl_filiale f LEFT JOIN comune c ON c.codice_istat = f.comune WHERE f.apl_id = '1001'`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if rows[0][0] != "Filiale" || total != s.Riepilogo.CittadiniTotali {
-		t.Errorf("citizens sheet: header %v, total %d, summary %d", rows[0], total, s.Riepilogo.CittadiniTotali)
+	for bs.Next() {
+		var code, name, town string
+		if err := bs.Scan(&code, &name, &town); err != nil {
+			t.Fatal(err)
+		}
+		branches[code] = [2]string{name, town}
+	}
+	named := 0
+	for _, row := range rows[1:] {
+		n, _ := strconv.Atoi(row[3])
+		total += n
+		want, ok := branches[row[0]]
+		if !ok || row[1] != want[0] || (want[1] != "" && row[2] != want[1]) {
+			t.Errorf("branch row %v, the data set %v", row, want)
+		}
+		if want[1] != "" {
+			named++
+		}
+	}
+	if rows[0][0] != "Filiale" || rows[0][1] != "Denominazione" || rows[0][2] != "Comune" || total != s.Riepilogo.CittadiniTotali || len(rows) != len(branches)+1 {
+		t.Errorf("citizens sheet: header %v, total %d, summary %d, %d rows", rows[0], total, s.Riepilogo.CittadiniTotali, len(rows))
+	}
+	if named == 0 {
+		t.Error("no branch of the data set has a town: the test shows nothing of the comuni")
 	}
 	if panes, err := f.GetPanes("Candidature per offerta"); err != nil || !panes.Freeze {
 		t.Errorf("header not frozen: %+v %v", panes, err)
+	}
+	// The offers ending soon, by reference and title, on their sheet and the summary.
+	soon, _ := f.GetRows("Offerte in scadenza")
+	ending, err := h.DB.Query(ctx, `SELECT riferimento_apl, titolo FROM offerta WHERE apl_id = '1001' AND stato = 'PUBBLICATA' AND creato_il < $2
+		AND data_fine_pubblicazione > $1::date AND data_fine_pubblicazione <= $1::date + 7 ORDER BY data_fine_pubblicazione, riferimento_apl`, day, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := 0
+	for ending.Next() {
+		var ref, title string
+		if err := ending.Scan(&ref, &title); err != nil {
+			t.Fatal(err)
+		}
+		k++
+		if k >= len(soon) || soon[k][0] != ref || soon[k][1] != title {
+			t.Errorf("offer ending soon %d: %s %q, the sheet %v", k, ref, title, soon[min(k, len(soon)-1)])
+		}
+	}
+	if k != s.Riepilogo.OfferteInScadenza || len(soon) != k+1 {
+		t.Errorf("%d offers ending soon, the summary says %d, the sheet lists %d", k, s.Riepilogo.OfferteInScadenza, len(soon)-1)
+	}
+	if k > 0 && !slices.ContainsFunc(summaryRows, func(row []string) bool { return len(row) > 1 && row[0] == soon[1][0] && row[1] == soon[1][1] }) {
+		t.Error("the summary does not list the offers ending soon")
+	}
+
+	// The JSON twin says what the workbook does.
+	twin := reportTwin(t, "apl-1001/"+day+".json")
+	if twin.Riepilogo != s.Riepilogo || twin.APL != "1001" || twin.Data != day {
+		t.Errorf("twin summary %+v, answered %+v", twin.Riepilogo, s.Riepilogo)
+	}
+	interestRows, _ := f.GetRows("Candidature per filiale")
+	if len(twin.Candidature) != len(interestRows)-1 {
+		t.Fatalf("twin has %d branches, the sheet %d", len(twin.Candidature), len(interestRows)-1)
+	}
+	for i, b := range twin.Candidature {
+		row := interestRows[i+1]
+		want := []string{b.Filiale, b.Denominazione, b.Comune, strconv.Itoa(b.Totale), strconv.Itoa(b.Andamento.Ieri),
+			strconv.Itoa(b.Andamento.GiornoPrima), strconv.Itoa(b.Andamento.Ultimi7), strconv.Itoa(b.Andamento.Ultimi30)}
+		if !slices.Equal(row, want) {
+			t.Errorf("branch %d: sheet %v, twin %v", i, row, want)
+		}
+	}
+	seriesRows, _ := f.GetRows("Andamento 30 giorni")
+	if len(twin.Serie.Giorni) != 30 || twin.Serie.Giorni[29] != day || len(seriesRows) != 31 || seriesRows[30][0] != day {
+		t.Errorf("series: twin days %v, sheet %d rows", twin.Serie.Giorni, len(seriesRows))
+	}
+	month := 0
+	for _, b := range twin.Serie.Filiali {
+		for _, n := range b.Valori {
+			month += n
+		}
+	}
+	if month != a.Candidature.Ultimi30 {
+		t.Errorf("the series add up to %d, the 30 days' interests are %d", month, a.Candidature.Ultimi30)
 	}
 
 	// The webhook: signed with the service's published key, keyed by the report.
@@ -263,4 +400,70 @@ func TestDailyReportOnDemand(t *testing.T) {
 	assertProblem(t, postJSON(t, h.URL(reportFn, ""), master, map[string]any{"data": today()}), http.StatusBadRequest)
 	assertProblem(t, postJSON(t, h.URL(reportFn, ""), master, map[string]any{"giorno": d}), http.StatusBadRequest)
 	assertProblem(t, postJSON(t, h.URL(reportFn, ""), token(t, "gepi"), map[string]any{}), http.StatusForbidden)
+}
+
+// reportTwinShape is the part of the JSON twin the test compares.
+type reportTwinShape struct {
+	APL         string        `json:"apl"`
+	Data        string        `json:"data"`
+	Riepilogo   reportFigures `json:"riepilogo"`
+	Candidature []struct {
+		Filiale       string      `json:"filiale"`
+		Denominazione string      `json:"denominazione"`
+		Comune        string      `json:"comune"`
+		Totale        int         `json:"totale"`
+		Andamento     reportTrend `json:"andamento"`
+	} `json:"candidature_per_filiale"`
+	Serie struct {
+		Giorni  []string `json:"giorni"`
+		Filiali []struct {
+			Filiale string `json:"filiale"`
+			Valori  []int  `json:"valori"`
+		} `json:"filiali"`
+	} `json:"candidature_30_giorni"`
+}
+
+// reportTwin reads a report's JSON twin where the function stored it.
+func reportTwin(t *testing.T, name string) reportTwinShape {
+	t.Helper()
+	store, err := files.Open(h.Config, "reports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := store.Open(context.Background(), name)
+	if err != nil {
+		t.Fatalf("twin %s: %v", name, err)
+	}
+	defer body.Close()
+	var twin reportTwinShape
+	if err := json.NewDecoder(body).Decode(&twin); err != nil {
+		t.Fatal(err)
+	}
+	return twin
+}
+
+// chartOnFirstSheet: the workbook's first sheet draws a chart (its
+// drawing holds one), which excelize cannot read back.
+func chartOnFirstSheet(t *testing.T, book []byte) {
+	t.Helper()
+	z, err := zip.NewReader(bytes.NewReader(book), int64(len(book)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		f, err := z.Open(name)
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		return string(b)
+	}
+	rels := read("xl/worksheets/_rels/sheet1.xml.rels")
+	if !strings.Contains(rels, "drawings/drawing1.xml") || !strings.Contains(read("xl/drawings/_rels/drawing1.xml.rels"), "charts/chart1.xml") {
+		t.Fatalf("no chart on the first sheet: %s", rels)
+	}
+	if chart := read("xl/charts/chart1.xml"); !strings.Contains(chart, "lineChart>") || !strings.Contains(chart, "Andamento 30 giorni") {
+		t.Errorf("the chart is not the 30 days' lines: %.300s", chart)
+	}
 }

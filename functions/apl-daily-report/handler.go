@@ -2,7 +2,9 @@
 // docs/contract.md#apl-daily-report): every day each agency's super and master users
 // get a report of the previous day across its branches (citizens, interest
 // expressions, offers), as an Excel workbook and its JSON twin in MinIO,
-// with the agency's webhook told.
+// with the agency's webhook told and each of its enabled super users sent
+// it: by their webhook, by e-mail with the workbook attached, or both
+// (oauth_client.report_webhook_url, .email).
 //
 // The cron-connector makes every agency's report, and the days a stopped
 // system missed; a super or master can ask for one too. Whoever asks, and
@@ -32,6 +34,7 @@ type reports struct {
 	db       *pgxpool.Pool
 	files    *files.Store
 	webhooks *outbox.Worker
+	mails    *outbox.Worker // nil when no SMTP server is configured: e-mails wait
 	log      *slog.Logger
 }
 
@@ -44,13 +47,27 @@ var handler = web.New("apl-daily-report", func(p *deps.Set, bg *web.Background) 
 	if err != nil {
 		return nil, err
 	}
-	// Each agency's webhook URL is on its row (apl.webhook_url); the body
-	// is signed with a document key (never the access-token key), published
-	// in the JWKS.
+	// Each agency's webhook URL is on its row (apl.webhook_url), each super
+	// user's on theirs (oauth_client.report_webhook_url): one worker
+	// delivers both, the URL being the row's. The body is signed with a
+	// document key (never the access-token key), published in the JWKS.
 	opt := outbox.OptionsOf(p.Config.Delivery)
 	worker := outbox.New(p.DB, outbox.Partner{Kind: outbox.Report, Sender: "apl-daily-report", Sign: docs.Webhooks().SignJWS}, opt, p.Log.With("function", "apl-daily-report"))
 	bg.Go(worker.Run)
 	x := &reports{db: p.DB, files: store, webhooks: worker, log: p.Log}
+	smtp, err := loadSMTP(p.Config.Secrets.Getenv, p.Config.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	if smtp.Host == "" {
+		p.Log.Warn("no SMTP_HOST: the report's e-mails wait in the outbox", "function", "apl-daily-report")
+	} else {
+		// The e-mails are rows of their own kind, so that they keep
+		// their retries and audit and the webhooks' worker never POSTs them.
+		m := &mailer{cfg: smtp, files: store}
+		x.mails = outbox.New(p.DB, outbox.Partner{Kind: outbox.ReportEmail, Sender: "apl-daily-report", Send: m.send}, opt, p.Log.With("function", "apl-daily-report"))
+		bg.Go(x.mails.Run)
+	}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: x.request, Scheduled: x.scheduled, Schedule: Schedule},
 		{Method: http.MethodGet, Path: "/reports", Scope: Scope, Handle: x.summary},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +16,7 @@ import (
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
 	"github.com/rdc-interop/faas/shared/outbox"
+	"github.com/rdc-interop/faas/shared/sheet"
 	"github.com/rdc-interop/faas/shared/web"
 )
 
@@ -55,6 +57,9 @@ func (x *reports) make(ctx context.Context, apl string, day civil.Date) (made bo
 		return false, err
 	}
 	x.webhooks.Wake()
+	if x.mails != nil {
+		x.mails.Wake()
+	}
 	return true, nil
 }
 
@@ -64,17 +69,52 @@ func objectName(apl string, day civil.Date) string {
 	return "apl-" + apl + "/" + day.String() + ".xlsx"
 }
 
+// superUser is an enabled super user of the agency and where they want the
+// report: either, both or none of a webhook and an e-mail address (the
+// users API sets them, migration 023).
+type superUser struct {
+	clientID string
+	email    *string
+	webhook  *string
+}
+
+// supersSQL are the agency's enabled super users who asked for the report.
+const supersSQL = `
+SELECT client_id, nullif(btrim(email), ''), nullif(btrim(report_webhook_url), '')
+FROM oauth_client
+WHERE org = 'APL:' || $1 AND apl_ruolo = 'super' AND abilitato
+  AND (nullif(btrim(email), '') IS NOT NULL OR nullif(btrim(report_webhook_url), '') IS NOT NULL)
+ORDER BY client_id`
+
+// Destinations (consegna.destinatario) of a super user's deliveries: one
+// row per user, channel and report, keyed by the report's id, so a report
+// made once is delivered once to each (at least once, and the receiver
+// drops repeats by the key). The agency's own webhook stays APL:<id>.
+func superWebhook(apl, client string) string { return "APL:" + apl + "/" + client + "/webhook" }
+func superEmail(apl, client string) string   { return "APL:" + apl + "/" + client + "/email" }
+
 // build reads the figures in one snapshot, stores the workbook and its JSON
-// twin, and records the report with the agency's webhook notice.
+// twin, and records the report with its deliveries: the agency's webhook
+// (apl.webhook_url, as before) and each super user's webhook and e-mail.
 func (x *reports) build(ctx context.Context, apl string, day civil.Date, id string) error {
 	var r report
 	var hook *string // the agency's webhook, if it has one
+	var supers []superUser
 	err := pgx.BeginTxFunc(ctx, x.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
 		if r, err = figures(ctx, tx, apl, day); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT (SELECT webhook_url FROM apl WHERE id = $1)`, apl).Scan(&hook)
+		if err := tx.QueryRow(ctx, `SELECT (SELECT webhook_url FROM apl WHERE id = $1)`, apl).Scan(&hook); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, supersSQL, apl)
+		if err != nil {
+			return err
+		}
+		var u superUser
+		_, err = pgx.ForEachRow(rows, []any{&u.clientID, &u.email, &u.webhook}, func() error { supers = append(supers, u); return nil })
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("report figures: %w", err)
@@ -89,7 +129,7 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 		return err
 	}
 	name := objectName(apl, day)
-	info, err := x.files.Put(ctx, name, bytes.NewReader(book), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	info, err := x.files.Put(ctx, name, bytes.NewReader(book), sheet.MediaType)
 	if err != nil {
 		return err
 	}
@@ -101,11 +141,25 @@ func (x *reports) build(ctx context.Context, apl string, day civil.Date, id stri
 		"id_report": id, "apl": apl, "data": day, "riepilogo": r.Riepilogo,
 		"download": "/function/apl-daily-report/reports/" + day.String() + "/download",
 	})
+	letter, _ := json.Marshal(mailNotice{IDReport: id, APL: apl, NomeAPL: r.NomeAPL, Data: day, Riepilogo: summary, Oggetto: name})
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE report_apl SET stato = 'PRONTO', riepilogo = $2, oggetto = $3, byte = $4, sha256 = $5, aggiornato_il = now()
 	         WHERE id = $1 AND stato = 'IN_CORSO'`, id, summary, name, info.Size, info.SHA256)
 	if hook != nil {
 		outbox.Queue(b, outbox.Message{ID: id, Partner: "APL:" + apl, Kind: outbox.Report, Body: notice, URL: *hook})
+	}
+	for _, u := range supers {
+		if u.webhook != nil {
+			outbox.Queue(b, outbox.Message{ID: id, Partner: superWebhook(apl, u.clientID), Kind: outbox.Report, Body: notice, URL: *u.webhook})
+		}
+		if u.email != nil {
+			if _, err := mail.ParseAddress(*u.email); err != nil {
+				// Not the address: it is personal data, and the users API is where it is fixed.
+				x.log.Warn("report: a super user's e-mail address is not valid; not e-mailed", "apl", apl, "client_id", u.clientID)
+				continue
+			}
+			outbox.Queue(b, outbox.Message{ID: id, Partner: superEmail(apl, u.clientID), Kind: outbox.ReportEmail, Body: letter, URL: mailTo + *u.email})
+		}
 	}
 	audit.QueueSystem(b, "report", id, audit.Entry{Org: "APL:" + apl, Function: "apl-daily-report",
 		Action: "report-generate", Outcome: "ready:" + day.String(), Status: http.StatusOK})
@@ -159,6 +213,11 @@ func (x *reports) scheduled(w http.ResponseWriter, r *http.Request) error {
 	sent, err := x.webhooks.Sweep(ctx)
 	if err == nil {
 		counts["notifiche_consegnate"] = sent.Delivered
+	}
+	if x.mails != nil {
+		if sent, err := x.mails.Sweep(ctx); err == nil {
+			counts["email_consegnate"] = sent.Delivered
+		}
 	}
 	return web.JSON(w, http.StatusOK, counts)
 }

@@ -51,6 +51,10 @@ const (
 	Equipe = "EQUIPE"
 	// Conditionality: a fact that may lead to a sanction, for INPS.
 	Conditionality = "CONDIZIONALITA"
+	// ReportEmail: an agency's daily report e-mailed to one of its super
+	// users. Its rows are not POSTed: the worker of this kind has a Send
+	// (SMTP), so the HTTP worker of Report never takes them.
+	ReportEmail = "REPORT_APL_EMAIL"
 )
 
 // Partner is a receiving platform and how to call it.
@@ -67,6 +71,18 @@ type Partner struct {
 	// SignatureHeader, for receivers with no token endpoint (an agency's
 	// webhook) to check against the service's published keys.
 	Sign func(body []byte) (string, error)
+	// Send, when set, delivers each notification instead of the POST (an
+	// e-mail), with the same claims, retries and audit; it returns "" or
+	// why it failed, in words fit for the outbox (no body, no address).
+	Send func(ctx context.Context, d Delivery) string
+}
+
+// Delivery is one notification as a Partner.Send sees it.
+type Delivery struct {
+	ID   string // the event's id: the receiver's key for repeats
+	To   string // consegna.destinatario
+	Body []byte
+	URL  string // the row's own address, if any
 }
 
 // SignatureHeader carries a body's JWS when the partner has no token endpoint.
@@ -408,6 +424,9 @@ func Backoff(o Options, attempt int) time.Duration {
 func (w *Worker) post(ctx context.Context, n notification) string {
 	ctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
 	defer cancel()
+	if w.partner.Send != nil {
+		return w.partner.Send(ctx, Delivery{ID: n.id, To: n.to, Body: n.body, URL: n.url})
+	}
 	url := w.partner.URL
 	if n.url != "" {
 		url = n.url

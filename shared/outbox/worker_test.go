@@ -523,3 +523,59 @@ func TestReleasedWhenTheLeaseCannotCoverAPost(t *testing.T) {
 		t.Fatalf("after release: %+v %v, %d posts", r, err, p.posts[id])
 	}
 }
+
+// TestSendReplacesThePost: a worker with a Send (the report's e-mails)
+// hands it each row of its kind, with the row's address, and keeps the
+// outbox's retries: a failure is recorded in Send's words and retried, a
+// success delivered once. Rows of other kinds are not its.
+func TestSendReplacesThePost(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	id, other := uuid.NewString(), uuid.NewString()
+	b := &pgx.Batch{}
+	Queue(b, Message{ID: id, Partner: "APL:1/x/email", Kind: ReportEmail, Body: []byte(`{"n":1}`), URL: "mailto:x@example.org"})
+	Queue(b, Message{ID: other, Partner: "APL:1", Kind: Report, Body: []byte(`{"n":2}`), URL: "http://127.0.0.1:1/"})
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []Delivery
+	fail := true
+	w := New(pool, Partner{Kind: ReportEmail, Sender: "test", Send: func(_ context.Context, d Delivery) string {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, d)
+		if fail {
+			return "smtp: temporary 451"
+		}
+		return ""
+	}}, Options{BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond}, quiet())
+	if r, err := w.Sweep(ctx); err != nil || r.Retried != 1 {
+		t.Fatalf("first sweep %+v %v", r, err)
+	}
+	var state, last string
+	if err := pool.QueryRow(ctx, `SELECT stato, ultimo_errore FROM consegna WHERE id = $1`, id).Scan(&state, &last); err != nil || state != "IN_ATTESA" || last != "smtp: temporary 451" {
+		t.Fatalf("after a failure: %s %q %v", state, last, err)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	delivered := 0
+	for i := 0; i < 100 && delivered == 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+		r, err := w.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered += r.Delivered
+	}
+	if delivered != 1 || len(got) != 2 {
+		t.Fatalf("delivered %d after %d sends", delivered, len(got))
+	}
+	if d := got[1]; d.ID != id || d.To != "APL:1/x/email" || d.URL != "mailto:x@example.org" || string(d.Body) != `{"n":1}` {
+		t.Errorf("send got %+v", d)
+	}
+	if err := pool.QueryRow(ctx, `SELECT stato FROM consegna WHERE id = $1`, other).Scan(&state); err != nil || state != "IN_ATTESA" {
+		t.Errorf("a webhook row was taken by the e-mail worker: %s %v", state, err)
+	}
+}

@@ -58,6 +58,9 @@ type Harness struct {
 	// Config is what the functions were configured with.
 	Config config.Config
 
+	// Mail is the SMTP server the functions send their e-mails to.
+	Mail *MailServer
+
 	stop func()
 }
 
@@ -169,6 +172,11 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		"RATE_LIMIT_LOGIN_CLIENT": "10/h:10", "RATE_LIMIT_LOGIN_ADDRESS": "60/h:60",
 		"LOG_LEVEL": envOr("LOG_LEVEL", "warn"),
 	}
+	if h.Mail, err = StartMailServer(); err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, h.Mail.Close)
+	maps.Copy(env, h.Mail.Env())
 	maps.Copy(env, o.Settings)
 	getenv := config.Overlay(env)
 	if h.Config, err = config.Load(getenv, config.SecretsIn(h.SecretsDir, getenv)); err != nil {
