@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/problem"
@@ -61,26 +62,9 @@ func parseNoteFilter(q url.Values, t apl.Tenant, citizen bool) (noteFilter, erro
 			f.outcome = v
 		}
 	}
-	day := func(name string, next bool) *time.Time {
-		v := q.Get(name)
-		if v == "" {
-			return nil
-		}
-		d, err := civil.Parse(v)
-		if err != nil {
-			bad(name, "invalid", "a date, YYYY-MM-DD")
-			return nil
-		}
-		start, end := d.Bounds()
-		if next {
-			return &end
-		}
-		return &start
-	}
-	f.from, f.to = day("dal", false), day("al", true)
-	if f.from != nil && f.to != nil && !f.to.After(*f.from) {
-		bad("al", "invalid", "before dal")
-	}
+	var dayErrs []problem.FieldError
+	f.from, f.to, dayErrs = web.QueryDays(q, "dal", "al")
+	errs = append(errs, dayErrs...)
 	if v := q.Get("cursor"); v != "" {
 		n, ok := parseID(v) // a note's id, as the last page gave it
 		if !ok {
@@ -88,13 +72,10 @@ func parseNoteFilter(q url.Values, t apl.Tenant, citizen bool) (noteFilter, erro
 		}
 		f.after = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			bad("limit", "invalid", fmt.Sprintf("from 1 to %d", maxLimit))
-		} else {
-			f.limit = n
-		}
+	if n, fe := web.QueryLimit(q, f.limit, maxLimit); fe != nil {
+		errs = append(errs, *fe)
+	} else {
+		f.limit = n
 	}
 	if len(errs) > 0 {
 		return f, problem.Fields(errs)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
+
 	"github.com/rdc-interop/faas/shared/civil"
 )
 

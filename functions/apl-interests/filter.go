@@ -1,17 +1,13 @@
 package function
 
 import (
-	"encoding/base64"
-	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rdc-interop/faas/shared/apl"
-	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/keyset"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -24,10 +20,10 @@ const (
 
 // filter is a request's query, checked.
 type filter struct {
-	branches []string   // the caller's, or the one asked
-	offer    *string    // id_offerta
-	from, to *time.Time // [from, to): dal at 00:00, the day after al at 00:00, Rome time
-	after    *cursor    // the last row of the previous page
+	branches []string             // the caller's, or the one asked
+	offer    *string              // id_offerta
+	from, to *time.Time           // [from, to): dal at 00:00, the day after al at 00:00, Rome time
+	after    *keyset.After[int64] // the last row of the previous page
 	limit    int
 }
 
@@ -57,79 +53,24 @@ func parseFilter(q url.Values, t apl.Tenant) (filter, error) {
 			f.offer = &v
 		}
 	}
-	day := func(name string, next bool) *time.Time {
-		v := q.Get(name)
-		if v == "" {
-			return nil
-		}
-		d, err := civil.Parse(v)
-		if err != nil {
-			bad(name, "invalid", "a date, YYYY-MM-DD")
-			return nil
-		}
-		start, end := d.Bounds()
-		if next {
-			return &end
-		}
-		return &start
-	}
-	f.from, f.to = day("dal", false), day("al", true)
-	if f.from != nil && f.to != nil && !f.to.After(*f.from) {
-		bad("al", "invalid", "before dal")
-	}
+	var dayErrs []problem.FieldError
+	f.from, f.to, dayErrs = web.QueryDays(q, "dal", "al")
+	errs = append(errs, dayErrs...)
 	if v := q.Get("cursor"); v != "" {
-		c, err := parseCursor(v)
+		c, err := keyset.Parse[int64](v)
 		if err != nil {
 			bad("cursor", "invalid", "not a cursor this list gave")
 		} else {
 			f.after = &c
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			bad("limit", "invalid", fmt.Sprintf("from 1 to %d", maxLimit))
-		} else {
-			f.limit = n
-		}
+	if n, fe := web.QueryLimit(q, f.limit, maxLimit); fe != nil {
+		errs = append(errs, *fe)
+	} else {
+		f.limit = n
 	}
 	if len(errs) > 0 {
 		return f, problem.Fields(errs)
 	}
 	return f, nil
-}
-
-// cursor is the position after a row: its time and id, the list's order.
-type cursor struct {
-	at time.Time
-	id int64
-}
-
-func (c cursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.at.UnixMicro(), 10) + "." + strconv.FormatInt(c.id, 10)))
-}
-
-// parseCursor reads what String wrote, and nothing else.
-func parseCursor(s string) (cursor, error) {
-	if len(s) > 64 {
-		return cursor{}, fmt.Errorf("cursor too long")
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return cursor{}, err
-	}
-	at, id, ok := strings.Cut(string(b), ".")
-	if !ok {
-		return cursor{}, fmt.Errorf("cursor without id")
-	}
-	micros, err1 := strconv.ParseInt(at, 10, 64)
-	n, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil || n < 1 || micros < 0 || at != strconv.FormatInt(micros, 10) || id != strconv.FormatInt(n, 10) {
-		return cursor{}, fmt.Errorf("malformed cursor")
-	}
-	c := cursor{at: time.UnixMicro(micros).UTC(), id: n}
-	if c.String() != s { // base64 skips newlines: only the form String writes is ours
-		return cursor{}, fmt.Errorf("cursor not in canonical form")
-	}
-	return c, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/rdc-interop/faas/shared/apl"
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
+	"github.com/rdc-interop/faas/shared/keyset"
 	"github.com/rdc-interop/faas/shared/sheet"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -76,7 +77,7 @@ func (x *interests) query(ctx context.Context, t apl.Tenant, f filter, limit int
 	}
 	if f.after != nil {
 		sql += ` AND (mi.creata_il, mi.id) > (@after_at, @after_id)`
-		args["after_at"], args["after_id"] = f.after.at, f.after.id
+		args["after_at"], args["after_id"] = f.after.At, f.after.ID
 	}
 	sql += ` ORDER BY mi.creata_il, mi.id`
 	if limit > 0 {
@@ -125,7 +126,7 @@ func (x *interests) list(w http.ResponseWriter, r *http.Request) error {
 	if len(p.Items) > f.limit {
 		p.Items = p.Items[:f.limit]
 		last := p.Items[f.limit-1]
-		next := cursor{at: last.CreataIl, id: last.IDManifestazione}.String()
+		next := keyset.After[int64]{At: last.CreataIl, ID: last.IDManifestazione}.String()
 		p.NextCursor = &next
 	}
 	if err := web.Audit(r, audit.Entry{Action: "interests-list", Outcome: fmt.Sprintf("rows:%d", len(p.Items)), Status: http.StatusOK}); err != nil {

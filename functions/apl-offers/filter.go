@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -105,13 +104,10 @@ func parseList(q url.Values, t apl.Tenant) (listFilter, error) {
 			f.after = &c
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit || v != strconv.Itoa(n) {
-			bad("limit", "invalid", fmt.Sprintf("from 1 to %d", maxLimit))
-		} else {
-			f.limit = n
-		}
+	if n, fe := web.QueryLimit(q, f.limit, maxLimit); fe != nil {
+		errs = append(errs, *fe)
+	} else {
+		f.limit = n
 	}
 	if len(errs) > 0 {
 		return f, problem.Fields(errs)

@@ -1,12 +1,9 @@
 package function
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +12,7 @@ import (
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/conditionality"
+	"github.com/rdc-interop/faas/shared/keyset"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -38,7 +36,7 @@ const (
 type filter struct {
 	stato    string
 	from, to *time.Time // registered in [from, to): dal at 00:00, the day after al at 00:00, Rome time
-	after    *cursor
+	after    *keyset.After[uuid.UUID]
 	limit    int
 }
 
@@ -63,85 +61,26 @@ func parseFilter(q url.Values) (filter, error) {
 	default:
 		bad("stato", "invalid", "DA_RISCONTRARE, RISCONTRATO or TUTTI")
 	}
-	day := func(name string, next bool) *time.Time {
-		v := q.Get(name)
-		if v == "" {
-			return nil
-		}
-		d, err := civil.Parse(v)
-		if err != nil {
-			bad(name, "invalid", "a date, YYYY-MM-DD")
-			return nil
-		}
-		start, end := d.Bounds()
-		if next {
-			return &end
-		}
-		return &start
-	}
-	f.from, f.to = day("dal", false), day("al", true)
-	if f.from != nil && f.to != nil && !f.to.After(*f.from) {
-		bad("al", "invalid", "before dal")
-	}
+	var dayErrs []problem.FieldError
+	f.from, f.to, dayErrs = web.QueryDays(q, "dal", "al")
+	errs = append(errs, dayErrs...)
 	if v := q.Get("cursor"); v != "" {
-		c, err := parseCursor(v)
+		c, err := keyset.Parse[uuid.UUID](v)
 		if err != nil {
 			bad("cursor", "invalid", "not a cursor this list gave")
 		} else {
 			f.after = &c
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit || v != strconv.Itoa(n) {
-			bad("limit", "invalid", fmt.Sprintf("from 1 to %d", maxLimit))
-		} else {
-			f.limit = n
-		}
+	if n, fe := web.QueryLimit(q, f.limit, maxLimit); fe != nil {
+		errs = append(errs, *fe)
+	} else {
+		f.limit = n
 	}
 	if len(errs) > 0 {
 		return f, problem.Fields(errs)
 	}
 	return f, nil
-}
-
-// cursor is the position after an event: its registration and id, the
-// list's order.
-type cursor struct {
-	at time.Time
-	id uuid.UUID
-}
-
-func (c cursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.at.UnixMicro(), 10) + "." + c.id.String()))
-}
-
-// parseCursor reads what String wrote, and nothing else.
-func parseCursor(s string) (cursor, error) {
-	if len(s) > 96 {
-		return cursor{}, fmt.Errorf("cursor too long")
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return cursor{}, err
-	}
-	at, id, ok := strings.Cut(string(b), ".")
-	if !ok {
-		return cursor{}, fmt.Errorf("cursor without id")
-	}
-	micros, err := strconv.ParseInt(at, 10, 64)
-	if err != nil || micros < 0 {
-		return cursor{}, fmt.Errorf("malformed cursor")
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return cursor{}, fmt.Errorf("malformed cursor")
-	}
-	c := cursor{at: time.UnixMicro(micros).UTC(), id: u}
-	if c.String() != s { // only the form String writes is ours
-		return cursor{}, fmt.Errorf("cursor not in canonical form")
-	}
-	return c, nil
 }
 
 // item is one event as INPS lists it: what it was notified of, and
@@ -188,7 +127,7 @@ func (x *events) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f.after != nil {
 		sql += ` AND (e.creato_il, e.id) > (@after_at, @after_id)`
-		args["after_at"], args["after_id"] = f.after.at, f.after.id
+		args["after_at"], args["after_id"] = f.after.At, f.after.ID
 	}
 	sql += ` ORDER BY e.creato_il, e.id LIMIT @limit`
 	rows, err := x.db.Query(r.Context(), sql, args)
@@ -221,7 +160,7 @@ func (x *events) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(p.Items) > f.limit {
 		p.Items = p.Items[:f.limit]
-		next := cursor{at: p.Items[f.limit-1].RegistratoIl, id: ids[f.limit-1]}.String()
+		next := keyset.After[uuid.UUID]{At: p.Items[f.limit-1].RegistratoIl, ID: ids[f.limit-1]}.String()
 		p.NextCursor = &next
 	}
 	// One record per page: the page's rows are the events INPS was

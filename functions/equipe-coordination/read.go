@@ -2,12 +2,10 @@ package function
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/rdc-interop/faas/shared/cf"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
+	"github.com/rdc-interop/faas/shared/keyset"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
 )
@@ -133,7 +132,7 @@ const (
 type listFilter struct {
 	stato    string
 	operator string // "" for any
-	after    *cursor
+	after    *keyset.After[uuid.UUID]
 	limit    int
 }
 
@@ -170,20 +169,17 @@ func parseList(q url.Values) (listFilter, error) {
 		}
 	}
 	if v := q.Get("cursor"); v != "" {
-		c, err := parseCursor(v)
+		c, err := keyset.Parse[uuid.UUID](v)
 		if err != nil {
 			bad("cursor", "invalid", "not a cursor this list gave")
 		} else {
 			f.after = &c
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit || v != strconv.Itoa(n) {
-			bad("limit", "invalid", fmt.Sprintf("from 1 to %d", maxLimit))
-		} else {
-			f.limit = n
-		}
+	if n, fe := web.QueryLimit(q, f.limit, maxLimit); fe != nil {
+		errs = append(errs, *fe)
+	} else {
+		f.limit = n
 	}
 	if len(errs) > 0 {
 		return f, problem.Fields(errs)
@@ -216,7 +212,7 @@ func (x *equipe) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f.after != nil {
 		sql += ` AND (c.aperto_il, c.id) > (@after_at, @after_id)`
-		args["after_at"], args["after_id"] = f.after.at, f.after.id
+		args["after_at"], args["after_id"] = f.after.At, f.after.ID
 	}
 	// One more row than the page tells whether another page follows.
 	sql += ` ORDER BY c.aperto_il, c.id LIMIT @limit`
@@ -240,49 +236,11 @@ func (x *equipe) list(w http.ResponseWriter, r *http.Request) error {
 	if len(p.Items) > f.limit {
 		p.Items = p.Items[:f.limit]
 		last := p.Items[f.limit-1]
-		next := cursor{at: last.ApertoIl, id: uuid.MustParse(last.IDCaso)}.String()
+		next := keyset.After[uuid.UUID]{At: last.ApertoIl, ID: uuid.MustParse(last.IDCaso)}.String()
 		p.NextCursor = &next
 	}
 	if err := web.Audit(r, audit.Entry{Action: "equipe-list", Outcome: fmt.Sprintf("rows:%d:%s", len(p.Items), strings.ToLower(v)), Status: http.StatusOK}); err != nil {
 		return err
 	}
 	return web.JSON(w, http.StatusOK, p)
-}
-
-// cursor is the position after a case: its opening and id, the list's order.
-type cursor struct {
-	at time.Time
-	id uuid.UUID
-}
-
-func (c cursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.at.UnixMicro(), 10) + "." + c.id.String()))
-}
-
-// parseCursor reads what String wrote, and nothing else.
-func parseCursor(s string) (cursor, error) {
-	if len(s) > 96 {
-		return cursor{}, fmt.Errorf("cursor too long")
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return cursor{}, err
-	}
-	at, id, ok := strings.Cut(string(b), ".")
-	if !ok {
-		return cursor{}, fmt.Errorf("cursor without id")
-	}
-	micros, err := strconv.ParseInt(at, 10, 64)
-	if err != nil || micros < 0 {
-		return cursor{}, fmt.Errorf("malformed cursor")
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return cursor{}, fmt.Errorf("malformed cursor")
-	}
-	c := cursor{at: time.UnixMicro(micros).UTC(), id: u}
-	if c.String() != s { // only the form String writes is ours
-		return cursor{}, fmt.Errorf("cursor not in canonical form")
-	}
-	return c, nil
 }

@@ -100,19 +100,6 @@ func TestEventRequest(t *testing.T) {
 	}
 }
 
-func TestCursor(t *testing.T) {
-	c := cursor{at: time.Date(2026, 5, 4, 10, 0, 0, 123000, time.UTC), id: [16]byte{1, 2, 3}}
-	got, err := parseCursor(c.String())
-	if err != nil || !got.at.Equal(c.at) || got.id != c.id {
-		t.Fatalf("%v %v", got, err)
-	}
-	for _, bad := range []string{"", "x", c.String() + "=", strings.Repeat("A", 200)} {
-		if _, err := parseCursor(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 // FuzzOpenRequest: whatever the body, decoding and checking never panic, a
 // refusal is a 4xx that never repeats a codice fiscale sent, and what is
 // accepted keeps the exchange's invariants.
