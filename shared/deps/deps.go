@@ -218,3 +218,19 @@ func (p *Set) DocumentKeys() (*auth.DocumentKeys, error) {
 	}
 	return keys, nil
 }
+
+// TreeHeadKeys reads the key that signs the audit log's tree heads (the
+// audit-log-signing-keys secret), a key of its own: neither a token nor a
+// receipt key can sign a head, nor this key a token or a receipt.
+// oauth-token publishes its public half (audit-log-verify-keys).
+func (p *Set) TreeHeadKeys() (*auth.TreeHeadKeys, error) {
+	pem, err := p.Config.Secrets.File("audit-log-signing-keys", "AUDIT_LOG_SIGNING_KEYS")
+	if err != nil {
+		return nil, fmt.Errorf("audit log signing keys: %w", err)
+	}
+	keys, err := auth.ParseTreeHeadKeys(pem)
+	if err != nil {
+		return nil, fmt.Errorf("audit log signing keys: %w", err)
+	}
+	return keys, nil
+}
