@@ -31,7 +31,8 @@ const (
 
 var handler = web.New("did-holder-exclusion", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	c := checker{lookup: lookup.New(p, bg, "did-holder-exclusion", store{db: p.DB}.person)}
-	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
+	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check,
+		Integrity: web.SignsAnswers | web.ChecksRequests}}, nil
 })
 
 // Handle is the OpenFaaS golang-middleware entry point.

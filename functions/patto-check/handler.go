@@ -21,7 +21,8 @@ const Scope = "rdc:patto:read"
 
 var handler = web.New("patto-check", func(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	c := checker{lookup: lookup.New(p, bg, "patto-check", store{db: p.DB}.household)}
-	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check}}, nil
+	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: c.check,
+		Integrity: web.SignsAnswers | web.ChecksRequests}}, nil
 })
 
 // Handle is the OpenFaaS golang-middleware entry point.

@@ -268,14 +268,19 @@ func (r *KeyRing) public(typs ...string) JWKS {
 // The JWS typ of each kind of document the service signs. An access token
 // is at+jwt (RFC 9068), which the Verifier requires; the others name what
 // they are, so that none can be taken for another, nor for a token.
+// TypIntegrity is the one exception, as AgID ModI fixes it: the
+// Agid-JWT-Signature of an answer (INTEGRITY_REST_01, package integrity)
+// is a plain "JWT", told apart from the others by that typ and from a
+// token by it too (the Verifier wants at+jwt) and by its key (not at+jwt).
 const (
 	TypAccessToken = "at+jwt"
 	TypReceipt     = "rdc-receipt+jws"
 	TypWebhook     = "rdc-webhook+jws" //nolint:gosec // G101: a JWS typ header value, not a credential
+	TypIntegrity   = "JWT"
 )
 
 // DocumentTyps are the typs the document keys sign.
-var DocumentTyps = []string{TypReceipt, TypWebhook}
+var DocumentTyps = []string{TypReceipt, TypWebhook, TypIntegrity}
 
 // TypsMember is the JWK member listing the JWS typs a published key signs:
 // ["at+jwt"] for the access-token keys, DocumentTyps for the document keys.
@@ -392,7 +397,8 @@ func PublishJWKS(tokens *KeyRing, documents JWKS) (JWKS, error) {
 const documentKidPrefix = "doc-"
 
 // DocumentKeys are the keys that sign what the service hands out (download
-// receipts, webhook notices), never access tokens: the first signs, the
+// receipts, webhook notices, the integrity signatures of answers), never
+// access tokens: the first signs, the
 // others stay during a rotation. They come from their own secret
 // (document-signing-keys), mounted only in the functions that sign
 // documents, so that none of those can mint a token: only oauth-token holds
@@ -436,6 +442,12 @@ func (d *DocumentKeys) Receipts() *DocumentSigner {
 // Webhooks signs webhook bodies (typ rdc-webhook+jws).
 func (d *DocumentKeys) Webhooks() *DocumentSigner {
 	return &DocumentSigner{ring: d.ring, typ: TypWebhook}
+}
+
+// Integrity signs the Agid-JWT-Signature of answers (typ JWT, AgID ModI
+// INTEGRITY_REST_01).
+func (d *DocumentKeys) Integrity() *DocumentSigner {
+	return &DocumentSigner{ring: d.ring, typ: TypIntegrity}
 }
 
 // PublicJWKS is the public half of every document key, marked with

@@ -44,11 +44,16 @@ type Client struct {
 	// Limits by function name, "*" for any; absent: the configured default.
 	Limits map[string]ratelimit.Limit
 	// Keys are the client's registered public keys (private_key_jwt), which
-	// also sign its operators' tracking evidences.
+	// also sign its operators' tracking evidences and its requests'
+	// Agid-JWT-Signature.
 	Keys jose.JSONWebKeySet
 	// TrackingRequired: every call must name its operator (ModI
 	// AUDIT_REST_02 tracking evidence).
 	TrackingRequired bool
+	// IntegrityREST (integrita_rest): the client's answers carry a
+	// Digest and the platform's Agid-JWT-Signature, and its writes must
+	// carry its own (ModI INTEGRITY_REST_01, package integrity).
+	IntegrityREST bool
 }
 
 // AllowsAddress reports whether a call from addr is allowed; known says
@@ -133,8 +138,8 @@ func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 		SELECT c.abilitato, c.allowed_cidrs, c.rate_limits,
 		       coalesce((SELECT array_agg(f.codice ORDER BY f.codice) FROM apl_filiale f
 		                 WHERE f.codice = ANY (c.filiali) AND f.abilitata), '{}'),
-		       c.jwks, c.tracking_obbligatorio
-		FROM oauth_client c WHERE c.client_id = $1`, id).Scan(&c.Enabled, &cidrs, &limits, &c.Branches, &jwks, &c.TrackingRequired)
+		       c.jwks, c.tracking_obbligatorio, c.integrita_rest
+		FROM oauth_client c WHERE c.client_id = $1`, id).Scan(&c.Enabled, &cidrs, &limits, &c.Branches, &jwks, &c.TrackingRequired, &c.IntegrityREST)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Client{}, ErrUnknown
 	}
@@ -144,7 +149,7 @@ func (r *Registry) load(ctx context.Context, id string) (Client, error) {
 	c.AllowedCIDRs = cidrs
 	if len(jwks) > 0 {
 		if err := json.Unmarshal(jwks, &c.Keys); err != nil {
-			// No key verifies then: the client's evidences are refused.
+			// No key verifies then: the client's evidences and signatures are refused.
 			r.log.Error("client registration: bad JWKS, no key used", "client", id, "err", err)
 			c.Keys = jose.JSONWebKeySet{}
 		}

@@ -57,14 +57,18 @@ func Routes(p *deps.Set, bg *web.Background, s *Source) ([]web.Route, error) {
 		j := &runner{handler: h, log: p.Log}
 		bg.Go(j.run)
 	}
+	// The writes' bodies may be signed by the client, and must be by one
+	// registered with integrita_rest (ModI INTEGRITY_REST_01); a file is
+	// checked against its Digest as it is stored.
+	signed := web.ChecksRequests | web.RequiresSignedRequests
 	return []web.Route{
-		{Method: http.MethodPost, Path: "/", Scope: s.Scope, MaxBody: MaxBody, Handle: h.own(h.incremental)},
-		{Method: http.MethodPost, Path: "/batches", Scope: s.Scope, Handle: h.own(h.create)},
-		{Method: http.MethodPut, Path: "/batches/{id}/file", Scope: s.Scope, MaxBody: maxFile, Handle: h.own(h.upload)},
+		{Method: http.MethodPost, Path: "/", Scope: s.Scope, MaxBody: MaxBody, Integrity: signed, Handle: h.own(h.incremental)},
+		{Method: http.MethodPost, Path: "/batches", Scope: s.Scope, Integrity: signed, Handle: h.own(h.create)},
+		{Method: http.MethodPut, Path: "/batches/{id}/file", Scope: s.Scope, MaxBody: maxFile, Integrity: signed, Handle: h.own(h.upload)},
 		{Method: http.MethodGet, Path: "/batches", Scope: s.Scope, Handle: h.own(h.list)},
 		{Method: http.MethodGet, Path: "/batches/{id}", Scope: s.Scope, Handle: h.own(h.get)},
 		{Method: http.MethodGet, Path: "/batches/{id}/scarti", Scope: s.Scope, Handle: h.own(h.rejects)},
-		{Method: http.MethodPost, Path: "/batches/{id}/ripresa", Scope: s.Scope, Handle: h.own(h.resume)},
+		{Method: http.MethodPost, Path: "/batches/{id}/ripresa", Scope: s.Scope, Integrity: signed, Handle: h.own(h.resume)},
 	}, nil
 }
 

@@ -116,8 +116,11 @@ func (x Exchange) Routes(p *deps.Set, bg *web.Background) ([]web.Route, error) {
 	// idempotency keys. The answer reveals at most registry data to an
 	// operator who may see no more (it is reduced, see serve); one who may
 	// not see even that is refused before anything is written.
+	// A client registered with integrita_rest signs its request and gets
+	// a signed answer (ModI INTEGRITY_REST_01).
 	return []web.Route{{Method: http.MethodPost, Path: "/", Scope: x.Scope, Reveals: tracking.Registry,
-		Handle: h.serve, Scheduled: h.scheduled, Schedule: Schedule}}, nil
+		Integrity: web.SignsAnswers | web.ChecksRequests | web.RequiresSignedRequests,
+		Handle:    h.serve, Scheduled: h.scheduled, Schedule: Schedule}}, nil
 }
 
 type handler struct {

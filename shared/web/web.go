@@ -57,6 +57,9 @@ type Route struct {
 	// see: zero is tracking.Full. A route that can answer with less asks
 	// Operator(ctx).Sees() and leaves the rest out.
 	Reveals tracking.Data
+	// Integrity is how the route takes part in AgID ModI INTEGRITY_REST_01
+	// (integrity.go): zero, not at all, and the pipeline adds nothing.
+	Integrity Integrity
 
 	// Scheduled, when set, is the route's scheduled job, and Schedule its
 	// cron schedule (UTC). The OpenFaaS cron-connector calls the route
@@ -91,6 +94,8 @@ type Function struct {
 	mu      sync.Mutex
 	handler http.Handler
 	p       *deps.Set
+
+	signer signerOnce // signs answers (ModI INTEGRITY_REST_01), read on first use
 }
 
 // New returns the handler of the function called name. The routes are built on
@@ -107,6 +112,7 @@ type state struct {
 	function  string
 	requestID string
 	claims    *auth.Claims
+	client    clients.Client // the token's client's registration, as checked (zero on public routes)
 	operator  *tracking.Operator
 	p         *deps.Set
 }
@@ -301,6 +307,9 @@ func (f *Function) dispatch(rt Route, w http.ResponseWriter, r *http.Request) er
 		if err := f.authorize(rt, w, r); err != nil {
 			return err
 		}
+		if rt.Integrity != 0 {
+			return f.integrity(rt, w, r)
+		}
 	}
 	return rt.Handle(w, r)
 }
@@ -404,7 +413,7 @@ func (f *Function) authorize(rt Route, w http.ResponseWriter, r *http.Request) e
 		claims = &narrowed
 	}
 	st := stateOf(r.Context())
-	st.claims = claims
+	st.claims, st.client = claims, cl
 	if err := f.limit(w, r, "client:"+f.name+":"+claims.Subject, cl.Limit(f.name, f.p.Config.RateLimitClient)); err != nil {
 		return err
 	}
