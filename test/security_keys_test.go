@@ -22,9 +22,16 @@ import (
 )
 
 // The functions that sign what the service hands out (receipts, webhook
-// notices): whatever private key they hold must not be able to mint an
-// access token.
-var documentSigners = []string{"anonymised-export", "apl-daily-report"}
+// notices, the audit log's tree heads, the answers' ModI signatures): whatever private key they hold must
+// not be able to mint an access token.
+var documentSigners = []string{"anonymised-export", "apl-daily-report", "audit-log",
+	"did-check", "patto-check", "did-holder-exclusion", "transfer-to-cpi", "transfer-to-social-services"}
+
+// signedTyps are the typs each signing secret's keys are published for.
+var signedTyps = map[string][]string{
+	"document-signing-keys":  auth.DocumentTyps,
+	"audit-log-signing-keys": {"rdc-tree-head+jws"},
+}
 
 // mountedPrivateKeys returns, by secret name, the private keys in the
 // secrets stack.yml mounts into fn, read from the secrets the harness wrote.
@@ -183,8 +190,9 @@ func TestSecurityKeysSignersCannotMintTokens(t *testing.T) {
 
 // TestSecurityKeysJWKSMarksKeys checks the published JWKS: the access-token
 // key is marked as signing at+jwt, each document key (the keys of the
-// receipt and webhook signers) as signing receipts and webhooks and never
-// at+jwt, every key "use":"sig", and no kid is shared between the two.
+// receipt and webhook signers) as signing receipts and webhooks, each
+// tree-head key as signing tree heads, none at+jwt, every key "use":"sig",
+// and no kid is shared.
 func TestSecurityKeysJWKSMarksKeys(t *testing.T) {
 	tokenKid := headerKid(t, token(t, "gepi"))
 	byKid := map[string]map[string]any{}
@@ -211,9 +219,8 @@ func TestSecurityKeysJWKSMarksKeys(t *testing.T) {
 					t.Errorf("%s's %s: a key is not published, its signatures cannot be checked", fn, secret)
 					continue
 				}
-				typs := typsOf(byKid[kid])
-				if slices.Contains(typs, "at+jwt") || !slices.Contains(typs, "rdc-receipt+jws") || !slices.Contains(typs, "rdc-webhook+jws") {
-					t.Errorf("%s's %s: key %s is published with rdc_typ %v, want the receipt and webhook typs only", fn, secret, kid, typs)
+				if typs := typsOf(byKid[kid]); !slices.Equal(typs, signedTyps[secret]) {
+					t.Errorf("%s's %s: key %s is published with rdc_typ %v, want %v", fn, secret, kid, typs, signedTyps[secret])
 				}
 				if kid == tokenKid {
 					t.Errorf("%s's %s: key %s is the access-token key", fn, secret, kid)

@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/auditlog"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/problem"
 	"github.com/rdc-interop/faas/shared/web"
@@ -103,7 +106,8 @@ func (x *exporter) complete(ctx context.Context, r *http.Request, it item, c *cl
 	var done bool
 	for wait := 250 * time.Millisecond; ; wait *= 2 {
 		done, err = c.finish(ctx, x.db, rb.ScaricatoIl, jws,
-			web.Stamp(r, audit.Entry{Action: "export-download", Outcome: "downloaded:" + it.IDExport, Status: http.StatusOK}))
+			// At is the receipt's time, by which the receipt finds its record.
+			web.Stamp(r, audit.Entry{At: rb.ScaricatoIl, Action: "export-download", Outcome: "downloaded:" + it.IDExport, Status: http.StatusOK}))
 		if err == nil || problem.KindOf(err) != problem.Unavailable || !c.sure(wait+5*time.Second) {
 			break
 		}
@@ -124,6 +128,11 @@ func (x *exporter) complete(ctx context.Context, r *http.Request, it item, c *cl
 type receipt struct {
 	receiptBody
 	Firma string `json:"firma"`
+	// Registro proves that the download's audit record is in the audit
+	// log: the record, its leaf index, a signed tree head and the audit
+	// path (docs/audit-log.md#receipts). Absent for the seconds until the
+	// record's transaction is behind every one still running.
+	Registro *auditlog.Inclusion `json:"registro,omitempty"`
 }
 
 // receipt returns the signed receipt of a completed download.
@@ -144,6 +153,24 @@ func (x *exporter) receipt(w http.ResponseWriter, r *http.Request) error {
 	out := receipt{receiptBody: receiptBody{IDExport: it.IDExport, SHA256: *sum, Byte: *size, ScaricatoIl: it.ScaricatoIl.UTC(), Modello: it.Modello}, Firma: *jws}
 	if it.Righe != nil {
 		out.Righe = *it.Righe
+	}
+	var id int64
+	err = x.db.QueryRow(r.Context(), `SELECT id FROM audit_log WHERE at = $1 AND action = 'export-download' AND outcome = $2
+		ORDER BY id LIMIT 1`, *it.ScaricatoIl, "downloaded:"+it.IDExport).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Downloaded before the log existed, when the record's time was
+		// not the receipt's: the receipt stands without the proof.
+		return web.JSON(w, http.StatusOK, out)
+	}
+	if err != nil {
+		return fmt.Errorf("find the download's audit record: %w", err)
+	}
+	in, err := x.trail.Include(r.Context(), x.db, id)
+	switch {
+	case err == nil:
+		out.Registro = &in
+	case !errors.Is(err, auditlog.ErrNotSequenced):
+		return err
 	}
 	return web.JSON(w, http.StatusOK, out)
 }

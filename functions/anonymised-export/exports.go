@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rdc-interop/faas/shared/audit"
+	"github.com/rdc-interop/faas/shared/auditlog"
 	"github.com/rdc-interop/faas/shared/auth"
 	"github.com/rdc-interop/faas/shared/civil"
 	"github.com/rdc-interop/faas/shared/db"
@@ -32,6 +33,7 @@ type exporter struct {
 	files    *files.Store
 	master   []byte
 	receipts *auth.DocumentSigner
+	trail    *auditlog.Log // proves a download's audit record in its receipt
 	log      *slog.Logger
 	life     context.Context // jobs outlive the request that starts them
 	slots    chan struct{}   // one per job allowed to run at once

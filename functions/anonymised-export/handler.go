@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/rdc-interop/faas/shared/auditlog"
 	"github.com/rdc-interop/faas/shared/deps"
 	"github.com/rdc-interop/faas/shared/files"
 	"github.com/rdc-interop/faas/shared/web"
@@ -38,12 +39,16 @@ var handler = web.New("anonymised-export", func(p *deps.Set, bg *web.Background)
 	if err != nil {
 		return nil, err
 	}
+	heads, err := p.TreeHeadKeys()
+	if err != nil {
+		return nil, err
+	}
 	store, err := files.Open(p.Config, "exports")
 	if err != nil {
 		return nil, err
 	}
 	jobs := p.Config.ExportMaxJobs
-	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: docs.Receipts(), log: p.Log, life: p.Life, slots: make(chan struct{}, jobs)}
+	x := &exporter{db: p.DB, files: store, master: []byte(master), receipts: docs.Receipts(), trail: auditlog.New(p.DB, heads), log: p.Log, life: p.Life, slots: make(chan struct{}, jobs)}
 	return []web.Route{
 		{Method: http.MethodPost, Path: "/", Scope: Scope, Handle: x.request, Scheduled: x.scheduled, Schedule: Schedule},
 		{Method: http.MethodGet, Path: "/exports", Scope: Scope, Handle: x.list},

@@ -23,6 +23,10 @@ const keySecret = "oauth-signing-keys" //nolint:gosec // G101: the name of the s
 // re-read like keySecret.
 const documentSecret = "document-verify-keys"
 
+// treeHeadSecret holds the public halves of the audit log's tree-head keys
+// (audit-log-verify-keys), published marked as signing tree heads only.
+const treeHeadSecret = "audit-log-verify-keys" //nolint:gosec // G101: the name of the secret's file, public keys
+
 type keySource struct {
 	secrets config.Secrets
 	// every bounds how long a rotated secret takes to be used.
@@ -69,8 +73,8 @@ func (k *keySource) current() (*auth.KeyRing, auth.JWKS, error) {
 	return nil, auth.JWKS{}, err
 }
 
-// load reads both secrets; either failing fails both, so the JWKS never
-// drops the document keys because of a half-written update.
+// load reads the three secrets; any failing fails all, so the JWKS never
+// drops the document or tree-head keys because of a half-written update.
 func (k *keySource) load() (*auth.KeyRing, auth.JWKS, error) {
 	pem, err := k.secrets.File(keySecret, "OAUTH_SIGNING_KEYS")
 	if err != nil {
@@ -88,6 +92,15 @@ func (k *keySource) load() (*auth.KeyRing, auth.JWKS, error) {
 	if err != nil {
 		return nil, auth.JWKS{}, fmt.Errorf("load %s: %w", documentSecret, err)
 	}
+	pem, err = k.secrets.File(treeHeadSecret, "AUDIT_LOG_VERIFY_KEYS")
+	if err != nil {
+		return nil, auth.JWKS{}, fmt.Errorf("load %s: %w", treeHeadSecret, err)
+	}
+	heads, err := auth.ParseTreeHeadPublicKeys(pem)
+	if err != nil {
+		return nil, auth.JWKS{}, fmt.Errorf("load %s: %w", treeHeadSecret, err)
+	}
+	docs.Keys = append(docs.Keys, heads.Keys...)
 	set, err := auth.PublishJWKS(ring, docs)
 	if err != nil {
 		return nil, auth.JWKS{}, fmt.Errorf("load %s: %w", documentSecret, err)

@@ -245,6 +245,7 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request) error {
 			"rdc:export", "rdc:equipe", "rdc:condizionalita:write", "rdc:condizionalita:read",
 			"rdc:feed:inps", "rdc:feed:anpal", "rdc:feed:gepi", "rdc:feed:siisl",
 			"apl:offerte", "apl:candidature", "apl:cittadini", "apl:report", "apl:utenti",
+			"rdc:audit-controller", "rdc:audit",
 		},
 	})
 }

@@ -41,6 +41,11 @@ type Client struct {
 	// provisioning, as the secret is.
 	Tracking    bool   `json:"tracking_required,omitempty"`
 	TrackingKey string `json:"tracking_key_pem,omitempty"`
+	// Integrity (integrita_rest): its answers from the look-ups and the
+	// transfers carry a Digest and the platform's Agid-JWT-Signature, and
+	// its writes (transfers, feeds) must carry its own, signed with
+	// TrackingKey, the key of its registered JWKS (ModI INTEGRITY_REST_01).
+	Integrity bool `json:"integrita_rest,omitempty"`
 }
 
 // gepiScopes are GePI's, for its system client and its operators' one.
@@ -52,6 +57,8 @@ func Clients() []Client {
 		{ClientID: "gepi", Org: "GEPI", Scopes: gepiScopes},
 		// GePI's operators' calls: each names its operator and role.
 		{ClientID: "gepi-operatori", Org: "GEPI", Scopes: gepiScopes, Tracking: true},
+		// GePI's system client whose answers are signed and whose writes sign.
+		{ClientID: "gepi-integrita", Org: "GEPI", Scopes: gepiScopes, Integrity: true},
 		{ClientID: "anpal", Org: "ANPAL", Scopes: []string{"rdc:transfer:social", "rdc:did:read", "rdc:patto:read", "rdc:exclusion:read", "rdc:feed:anpal",
 			"rdc:equipe", "rdc:condizionalita:write"}},
 		// The sources that feed the record; INPS also hears of the facts
@@ -61,6 +68,9 @@ func Clients() []Client {
 		{ClientID: "mlps", Org: "MLPS", Scopes: []string{"rdc:export"}},
 		{ClientID: "regione-12", Org: "REGIONE:12", Scopes: []string{"rdc:export"}},
 		{ClientID: "regione-15", Org: "REGIONE:15", Scopes: []string{"rdc:export"}},
+		// The data controller's own client (the Ministry, titolare del
+		// trattamento): who accessed a person, what a client did.
+		{ClientID: "titolare", Org: "MLPS", Scopes: []string{"rdc:audit-controller", "rdc:audit"}},
 	}
 	for _, apl := range []struct {
 		id      string
@@ -104,19 +114,19 @@ func Provision(ctx context.Context, pool *pgxpool.Pool, cs []Client) ([]Client, 
 			cidrs = []string{}
 		}
 		var jwks []byte
-		if c.Tracking {
+		if c.Tracking || c.Integrity {
 			if c.TrackingKey, jwks, err = trackingKey(c.ClientID); err != nil {
 				return nil, err
 			}
 		}
 		_, err = pool.Exec(ctx, `
-			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali, rate_limits, allowed_cidrs, jwks, tracking_obbligatorio)
-			VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10)
+			INSERT INTO oauth_client (client_id, nome, secret_hash, org, scopes, apl_ruolo, filiali, rate_limits, allowed_cidrs, jwks, tracking_obbligatorio, integrita_rest)
+			VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10, $11)
 			ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, org = EXCLUDED.org,
 				scopes = EXCLUDED.scopes, apl_ruolo = EXCLUDED.apl_ruolo, filiali = EXCLUDED.filiali,
 				rate_limits = EXCLUDED.rate_limits, allowed_cidrs = EXCLUDED.allowed_cidrs, abilitato = true,
-				jwks = EXCLUDED.jwks, tracking_obbligatorio = EXCLUDED.tracking_obbligatorio`,
-			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali, limits, cidrs, jwks, c.Tracking)
+				jwks = EXCLUDED.jwks, tracking_obbligatorio = EXCLUDED.tracking_obbligatorio, integrita_rest = EXCLUDED.integrita_rest`,
+			c.ClientID, hash, c.Org, c.Scopes, ruolo, filiali, limits, cidrs, jwks, c.Tracking, c.Integrity)
 		if err != nil {
 			return nil, fmt.Errorf("register client %s: %w", c.ClientID, err)
 		}
@@ -229,6 +239,9 @@ func EnsureSecrets(dir string) error {
 	if err := ensureDocumentKeys(dir); err != nil {
 		return err
 	}
+	if err := ensureTreeHeadKeys(dir); err != nil {
+		return err
+	}
 	for _, name := range []string{"audit-subject-key", "export-pseudonym-key", "cache-key"} {
 		path := filepath.Join(dir, name)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -240,4 +253,41 @@ func EnsureSecrets(dir string) error {
 		}
 	}
 	return nil
+}
+
+// ensureTreeHeadKeys writes the audit log's tree-head key, a P-256 key of
+// its own: audit-log-signing-keys for the functions that sign heads, and its
+// public half as audit-log-verify-keys for oauth-token to publish.
+func ensureTreeHeadKeys(dir string) error {
+	private := filepath.Join(dir, "audit-log-signing-keys")
+	if _, err := os.Stat(private); errors.Is(err, os.ErrNotExist) {
+		k, err := auth.GenerateECKey()
+		if err != nil {
+			return err
+		}
+		pem, err := auth.NewTreeHeadKeys(k).MarshalPEM()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(private, pem, 0o600); err != nil {
+			return err
+		}
+	}
+	public := filepath.Join(dir, "audit-log-verify-keys")
+	if _, err := os.Stat(public); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	b, err := os.ReadFile(private)
+	if err != nil {
+		return err
+	}
+	keys, err := auth.ParseTreeHeadKeys(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", private, err)
+	}
+	pem, err := keys.MarshalPublicPEM()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(public, pem, 0o600)
 }

@@ -102,3 +102,36 @@ func Sanitize(s string) string {
 		return '_'
 	}, strings.ToLower(s))
 }
+
+// AppRole is the functions' database role (migration 027): all they need,
+// and no UPDATE, DELETE or TRUNCATE of the audit trail.
+const AppRole = "rdc_app"
+
+// FunctionsURL is dbURL for the functions: the same login, acting as
+// AppRole from the start of each session (libpq's options=-c role=…), so
+// that the local stack and the tests run them with a deployment's
+// privileges, not the owner's. A login that may not take the role (not a
+// member, not a superuser) keeps its own, and the second result says so.
+func FunctionsURL(ctx context.Context, dbURL string) (string, bool, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", false, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var may bool
+	if err := conn.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, AppRole).Scan(&may); err != nil {
+		return "", false, fmt.Errorf("check role %s: %w", AppRole, err)
+	}
+	if !may {
+		return dbURL, false, nil
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", false, fmt.Errorf("parse database URL: not a valid URL")
+	}
+	q := u.Query()
+	q.Set("options", strings.TrimSpace(q.Get("options")+" -crole="+AppRole))
+	// pgx takes a "+" in the query literally: spaces as %20.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String(), true, nil
+}

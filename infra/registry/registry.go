@@ -12,6 +12,8 @@ import (
 	aplinterests "github.com/rdc-interop/faas/functions/apl-interests"
 	aploffers "github.com/rdc-interop/faas/functions/apl-offers"
 	aplusers "github.com/rdc-interop/faas/functions/apl-users"
+	auditcontroller "github.com/rdc-interop/faas/functions/audit-controller"
+	auditlog "github.com/rdc-interop/faas/functions/audit-log"
 	conditionality "github.com/rdc-interop/faas/functions/conditionality-events"
 	didcheck "github.com/rdc-interop/faas/functions/did-check"
 	exclusion "github.com/rdc-interop/faas/functions/did-holder-exclusion"
@@ -47,6 +49,8 @@ func Handlers() map[string]http.Handler {
 		"feed-gepi":                   http.HandlerFunc(feedgepi.Handle),
 		"feed-siisl":                  http.HandlerFunc(feedsiisl.Handle),
 		"conditionality-events":       http.HandlerFunc(conditionality.Handle),
+		"audit-controller":            http.HandlerFunc(auditcontroller.Handle),
+		"audit-log":                   http.HandlerFunc(auditlog.Handle),
 	}
 }
 
@@ -62,5 +66,6 @@ func Schedules() map[string]string {
 		"apl-offers":                  aploffers.Schedule,
 		"apl-daily-report":            aplreport.Schedule,
 		"conditionality-events":       conditionality.Schedule,
+		"audit-log":                   auditlog.Schedule,
 	}
 }

@@ -192,9 +192,15 @@ func TestSigningKeySecrets(t *testing.T) {
 	t.Parallel()
 	s := readStack(t)
 	want := map[string][]string{
-		"oauth-signing-keys":    {"oauth-token"},
-		"document-signing-keys": {"anonymised-export", "apl-daily-report"},
-		"document-verify-keys":  {"oauth-token"},
+		"oauth-signing-keys": {"oauth-token"},
+		// The receipt, webhook and answer (ModI INTEGRITY_REST_01) signers.
+		"document-signing-keys": {"anonymised-export", "apl-daily-report", "did-check", "did-holder-exclusion", "patto-check",
+			"transfer-to-cpi", "transfer-to-social-services"},
+		"document-verify-keys": {"oauth-token"},
+		// The tree heads' key is the audit log's alone (and the export's,
+		// which signs a head on demand for a receipt's proof).
+		"audit-log-signing-keys": {"anonymised-export", "audit-log"},
+		"audit-log-verify-keys":  {"oauth-token"},
 	}
 	for secret, fns := range want {
 		var got []string

@@ -156,8 +156,17 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 	}
 	h.BaseURL = "http://" + ln.Addr().String()
 	h.Issuer = h.BaseURL + "/function/oauth-token"
+	// The functions act as the application's role, as deployed (migration
+	// 027): the tests then show they need no more than it has.
+	fnURL, asApp, err := devstack.FunctionsURL(ctx, h.DBURL)
+	if err != nil {
+		return fail(err)
+	}
+	if !asApp {
+		return fail(fmt.Errorf("the test database's login may not act as %s", devstack.AppRole))
+	}
 	env := map[string]string{
-		"DATABASE_URL": h.DBURL, "REDIS_URL": redisURL, "S3_ENDPOINT": s3, "SECRETS_DIR": h.SecretsDir,
+		"DATABASE_URL": fnURL, "REDIS_URL": redisURL, "S3_ENDPOINT": s3, "SECRETS_DIR": h.SecretsDir,
 		"OAUTH_ISSUER": h.Issuer, "OAUTH_AUDIENCE": "rdc-interop", "OAUTH_JWKS_URL": "",
 		"OAUTH_KEYS_RELOAD": "1s",
 		// The local gateway appends the caller's address to X-Forwarded-For.

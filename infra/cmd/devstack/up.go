@@ -95,8 +95,17 @@ func up(ctx context.Context, o upOptions, log *slog.Logger) error {
 		return err
 	}
 
+	// The functions act as the application's role, as deployed: no UPDATE
+	// or DELETE of the audit trail (docs/audit-log.md#roles).
+	fnURL, asApp, err := devstack.FunctionsURL(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	if !asApp {
+		log.Warn("the database login may not act as " + devstack.AppRole + ": the functions run with the owner's privileges")
+	}
 	env := map[string]string{
-		"DATABASE_URL": dbURL, "REDIS_URL": ep.RedisURL, "SECRETS_DIR": secretsDir,
+		"DATABASE_URL": fnURL, "REDIS_URL": ep.RedisURL, "SECRETS_DIR": secretsDir,
 		"S3_ENDPOINT": ep.S3Endpoint, "S3_ACCESS_KEY": ep.S3AccessKey, "S3_SECRET_KEY": ep.S3SecretKey,
 		"OAUTH_ISSUER": issuer, "OAUTH_AUDIENCE": "rdc-interop",
 		// The local gateway appends the caller's address to X-Forwarded-For.

@@ -30,7 +30,7 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "duration of each measured round")
 	rounds := flag.Int("rounds", 2, "rounds per subject, alternating with the baseline")
 	conc := flag.Int("c", 32, "concurrent connections")
-	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check, patto-check, did-holder-exclusion, tracking, rate-limit, transfer-to-cpi, conditionality-events, equipe-coordination, anonymised-export, apl-offers, apl-offers-list, apl-interests, apl-daily-report, feed-file, feed-incremental, feed-lookups")
+	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check, patto-check, did-holder-exclusion, audit-log, tracking, rate-limit, transfer-to-cpi, conditionality-events, equipe-coordination, anonymised-export, apl-offers, apl-offers-list, apl-interests, apl-daily-report, feed-file, feed-incremental, feed-lookups, audit-queries")
 	sample := flag.Int("sample", 20000, "persons the look-ups are drawn from; as many as the data set gives a cold cache")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (load generator, gateway and baselines share this process)")
 	flag.Parse()
@@ -78,6 +78,7 @@ var benchmarks = []struct {
 	{"did-check", benchLookup("did-check", "gepi")},
 	{"patto-check", benchLookup("patto-check", "gepi")},
 	{"did-holder-exclusion", benchLookup("did-holder-exclusion", "anpal")},
+	{"audit-log", benchAuditLog},
 	{"tracking", benchTracking},
 	{"rate-limit", benchRateLimit},
 	{"transfer-to-cpi", benchTransfer},
@@ -91,4 +92,5 @@ var benchmarks = []struct {
 	{"feed-file", benchFeedFile},
 	{"feed-incremental", benchFeedIncremental},
 	{"feed-lookups", benchFeedLookups},
+	{"audit-queries", benchAuditQueries},
 }
