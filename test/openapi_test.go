@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rdc-interop/faas/infra/demo"
 	"github.com/rdc-interop/faas/infra/stackfile"
 )
 
@@ -34,7 +36,11 @@ func loadOpenAPI(t *testing.T) *openAPI {
 	return spec
 }
 
-var parsedOpenAPI = sync.OnceValues(func() (*openAPI, error) {
+var parsedOpenAPI = sync.OnceValues(readOpenAPI)
+
+// readOpenAPI parses the document afresh: a copy of its own for a test
+// that changes it (oas_rules_test.go breaks it on purpose).
+func readOpenAPI() (*openAPI, error) {
 	b, err := os.ReadFile(filepath.Join("..", "api", "openapi.yaml"))
 	if err != nil {
 		return nil, err
@@ -44,14 +50,24 @@ var parsedOpenAPI = sync.OnceValues(func() (*openAPI, error) {
 		return nil, err
 	}
 	return &openAPI{root: root}, nil
-})
+}
 
-// at follows a JSON pointer into the document ("#/components/schemas/X").
+// at follows a JSON pointer into the document ("#/components/schemas/X",
+// "#/servers/0").
 func (s *openAPI) at(ref string) map[string]any {
 	var node any = s.root
 	for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-		m, _ := node.(map[string]any)
-		node = m[strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")]
+		switch n := node.(type) {
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(n) {
+				return nil
+			}
+			node = n[i]
+		default:
+			m, _ := node.(map[string]any)
+			node = m[strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")]
+		}
 	}
 	m, _ := node.(map[string]any)
 	return m
@@ -64,8 +80,8 @@ func (s *openAPI) deref(node map[string]any) map[string]any {
 	return node
 }
 
-// response returns the schema of an answer as documented.
-func (s *openAPI) response(t *testing.T, path, method string, status int, contentType string) map[string]any {
+// answer returns the documented answer of an operation with status.
+func (s *openAPI) answer(t *testing.T, path, method string, status int) map[string]any {
 	t.Helper()
 	op := s.at("#/paths/" + strings.ReplaceAll(path, "/", "~1") + "/" + method)
 	if op == nil {
@@ -77,6 +93,13 @@ func (s *openAPI) response(t *testing.T, path, method string, status int, conten
 	if resp == nil {
 		t.Fatalf("%s %s: status %d is not documented", method, path, status)
 	}
+	return resp
+}
+
+// response returns the schema of an answer as documented.
+func (s *openAPI) response(t *testing.T, path, method string, status int, contentType string) map[string]any {
+	t.Helper()
+	resp := s.answer(t, path, method, status)
 	content, _ := resp["content"].(map[string]any)
 	media, _ := content[contentType].(map[string]any)
 	if media == nil {
@@ -123,6 +146,39 @@ func (s *openAPI) conform(schema map[string]any, v any, at string) error {
 					return err
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// conformHeaders checks an answer's headers against the documented ones:
+// each required header is sent, and what is sent of an integer or an enum
+// is one.
+func (s *openAPI) conformHeaders(resp map[string]any, got http.Header) error {
+	documented, _ := resp["headers"].(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(documented)) {
+		hdr, _ := documented[name].(map[string]any)
+		hdr = s.deref(hdr)
+		v := got.Get(name)
+		if v == "" {
+			if hdr["required"] == true {
+				return fmt.Errorf("header %s missing", name)
+			}
+			continue
+		}
+		schema, _ := hdr["schema"].(map[string]any)
+		schema = s.deref(schema)
+		if slices.Contains(typesOf(schema), "integer") {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("header %s: %q is not an integer", name, v)
+			}
+			if low, ok := schema["minimum"].(int); ok && n < int64(low) {
+				return fmt.Errorf("header %s: %d is under %d", name, n, low)
+			}
+		}
+		if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, any(v)) {
+			return fmt.Errorf("header %s: %q is not one of %v", name, v, enum)
 		}
 	}
 	return nil
@@ -180,6 +236,9 @@ func conformsToOpenAPI(t *testing.T, path, method string, r reply) {
 	if err := s.conform(schema, v, "body"); err != nil {
 		t.Errorf("%s %s: %d answer does not match api/openapi.yaml: %v", method, path, r.status, err)
 	}
+	if err := s.conformHeaders(s.answer(t, path, method, r.status), r.header); err != nil {
+		t.Errorf("%s %s: %d answer does not match api/openapi.yaml: %v", method, path, r.status, err)
+	}
 }
 
 // TestOpenAPIDocumentsEveryFunction: a function in stack.yml has its path,
@@ -232,10 +291,20 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 	add("transfer-to-cpi key reused", "/function/transfer-to-cpi", transferCall(t, toCPI, gepiTok, key, toCPIBody(households(t, "CPI", 1)[0])))
 	add("transfer-to-social-services", "/function/transfer-to-social-services",
 		transferCall(t, toSocial, anpalTok, "", toSocialBody(households(t, "SERVIZI_SOCIALI", 1)[0])))
-	add("status", "/function/{function}/status", do(t, call{method: http.MethodGet, url: h.URL("patto-check", "/status")}))
+	add("status", "/status", do(t, call{method: http.MethodGet, url: h.URL("patto-check", "/status")}))
+	// A client of its own, with a budget of one call a minute: the second is a 429.
+	limited := provision(t, demo.Client{ClientID: "openapi-limitato-" + randomHex(4), Org: "GEPI", Scopes: []string{"rdc:did:read"},
+		RateLimits: map[string]string{"did-check": "1/m:1"}})
+	limitedTok := accessToken(t, login(t, http.DefaultClient, limited.ClientID, limited.ClientSecret))
+	postJSON(t, h.URL("did-check", ""), limitedTok, person(h.Fixtures.DidAttiva[0]))
+	add("did-check over the budget", "/function/did-check", postJSON(t, h.URL("did-check", ""), limitedTok, person(h.Fixtures.DidAttiva[0])))
+	want := map[string]int{"did-check over the budget": http.StatusTooManyRequests}
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if w, ok := want[c.name]; ok && c.r.status != w {
+				t.Fatalf("status %d, want %d: %s", c.r.status, w, c.r.body)
+			}
 			ct := strings.Split(c.r.header.Get("Content-Type"), ";")[0]
 			method := "post"
 			if strings.HasSuffix(c.path, "/status") {
@@ -247,6 +316,9 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 				t.Fatalf("%d answer is not JSON: %s", c.r.status, c.r.body)
 			}
 			if err := s.conform(schema, v, "body"); err != nil {
+				t.Errorf("%d answer does not match api/openapi.yaml: %v", c.r.status, err)
+			}
+			if err := s.conformHeaders(s.answer(t, c.path, method, c.r.status), c.r.header); err != nil {
 				t.Errorf("%d answer does not match api/openapi.yaml: %v", c.r.status, err)
 			}
 		})
@@ -277,4 +349,36 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestOutageAnswersMatchOpenAPI: with PostgreSQL down, a look-up and the
+// health check answer the documented 503, Retry-After included; the
+// function set is back before the test ends.
+func TestOutageAnswersMatchOpenAPI(t *testing.T) {
+	tok := token(t, "gepi")
+	person := map[string]string{"codice_fiscale": h.Fixtures.DidAttiva[3]}
+	h.Postgres.Cut()
+	lookup := postJSON(t, h.URL("did-check", ""), tok, person)
+	status := do(t, call{method: http.MethodGet, url: h.URL("patto-check", "/status")})
+	h.Postgres.Restore()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := postJSON(t, h.URL("did-check", ""), tok, person)
+		if r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("did-check still answers %d after PostgreSQL is back: %s", r.status, r.body)
+		}
+	}
+	for _, c := range []struct {
+		path, method string
+		r            reply
+	}{{"/function/did-check", "post", lookup}, {"/status", "get", status}} {
+		t.Run(c.path, func(t *testing.T) {
+			if c.r.status != http.StatusServiceUnavailable {
+				t.Fatalf("status %d with PostgreSQL down, want 503: %s", c.r.status, c.r.body)
+			}
+			conformsToOpenAPI(t, c.path, c.method, c.r)
+		})
+	}
 }
