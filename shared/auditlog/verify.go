@@ -125,7 +125,7 @@ func Verify(ctx context.Context, q db.DBTX, set auth.JWKS, from, to uint64) (Rep
 		}
 	}
 	checkRoot()
-	leaves, err := q.Query(ctx, `SELECT l.idx, l.hash, a.id IS NOT NULL, `+nullable(recordColumns)+`
+	leaves, err := q.Query(ctx, `SELECT l.idx, l.hash, a.id IS NOT NULL, `+prefixed("a.", recordColumns)+`
 		FROM audit_leaf l LEFT JOIN audit_log a ON a.id = l.audit_id
 		WHERE l.idx >= $1 AND l.idx < $2 ORDER BY l.idx`, int64(from), int64(to))
 	if err != nil {
@@ -216,5 +216,3 @@ func (n *nullRecord) record() *Record {
 		Function: *n.Function, Action: *n.Action, SubjectRef: n.SubjectRef, NucleoID: n.NucleoID, Outcome: *n.Outcome,
 		Status: *n.Status, OperatoreID: n.OperatoreID, OperatoreRuolo: n.OperatoreRuolo, OperatoreSede: n.OperatoreSede, OperatoreLoA: n.OpLoA}
 }
-
-func nullable(columns string) string { return prefixed("a.", columns) }

@@ -64,36 +64,9 @@ func VerifyEvidence(raw string, chk EvidenceCheck) (Evidence, error) {
 	if chk.MaxLifetime <= 0 {
 		chk.MaxLifetime = 10 * time.Minute
 	}
-	if len(raw) > maxTokenLen {
-		return bad("malformed")
-	}
-	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
+	payload, _, err := VerifyClientJWS(raw, chk.Keys)
 	if err != nil {
-		if alg, ok := headerAlg(raw); ok && !isAllowedAlg(alg) {
-			return bad("disallowed algorithm")
-		}
-		return bad("malformed")
-	}
-	if len(jws.Signatures) != 1 {
-		return bad("malformed")
-	}
-	h := jws.Signatures[0].Protected
-	var payload []byte
-	for i := range chk.Keys.Keys {
-		k := &chk.Keys.Keys[i]
-		if h.KeyID != "" && k.KeyID != "" && k.KeyID != h.KeyID {
-			continue
-		}
-		if !usableKey(k, h.Algorithm) {
-			continue
-		}
-		if p, err := jws.Verify(k.Key); err == nil {
-			payload = p
-			break
-		}
-	}
-	if payload == nil {
-		return bad("bad signature or not signed by the calling client's key")
+		return bad(err.Error())
 	}
 	var c evidenceClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
@@ -138,4 +111,42 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// VerifyClientJWS checks raw, a compact JWS a client signed (a tracking
+// evidence, a ModI Agid-JWT-Signature), with one of keys, the client's
+// registered public keys: an allowed algorithm, the key of the kid when
+// both name one, a key of the right type and size. It returns the payload
+// and the protected header; its error is the reason alone, for the caller
+// to wrap with its own kind of refusal.
+func VerifyClientJWS(raw string, keys jose.JSONWebKeySet) ([]byte, jose.Header, error) {
+	if raw == "" || len(raw) > maxTokenLen {
+		return nil, jose.Header{}, errors.New("malformed")
+	}
+	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
+	if err != nil {
+		if alg, ok := headerAlg(raw); ok && !isAllowedAlg(alg) {
+			return nil, jose.Header{}, errors.New("disallowed algorithm")
+		}
+		return nil, jose.Header{}, errors.New("malformed")
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, jose.Header{}, errors.New("malformed")
+	}
+	h := jws.Signatures[0].Protected
+	for i := range keys.Keys {
+		k := &keys.Keys[i]
+		// With a kid, only that key (or keys registered without one) may
+		// verify; without, any of the client's keys.
+		if h.KeyID != "" && k.KeyID != "" && k.KeyID != h.KeyID {
+			continue
+		}
+		if !usableKey(k, h.Algorithm) {
+			continue
+		}
+		if p, err := jws.Verify(k.Key); err == nil {
+			return p, h, nil
+		}
+	}
+	return nil, h, errors.New("bad signature or not signed by the calling client's key")
 }

@@ -27,10 +27,6 @@
 package integrity
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +38,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/rdc-interop/faas/shared/auth"
 )
 
 // SignatureHeader carries the JWT (ModI INTEGRITY_REST_01).
@@ -57,14 +55,7 @@ var ErrInvalid = errors.New("invalid Agid-JWT-Signature")
 // one signed, a header that must be signed and is not. The caller answers 400.
 var ErrHeaders = errors.New("the request is not the one its Agid-JWT-Signature signs")
 
-// allowedAlgs are the asymmetric algorithms accepted, as package auth
-// accepts them for assertions and evidences: "none" would accept anything,
-// HMAC a key everyone may read.
-var allowedAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256}
-
 const (
-	// maxTokenLen bounds the JWT parsed.
-	maxTokenLen = 16 << 10
 	// leeway is the clock skew tolerated for iat and nbf (exp gets none).
 	leeway = 30 * time.Second
 	// DefaultMaxLifetime is the longest exp - iat a request's JWT may have.
@@ -73,8 +64,6 @@ const (
 	maxSignedHeaders = 32
 	// maxClaim bounds jti and each signed header's value.
 	maxClaim = 4 << 10
-	// minRSABits is the smallest RSA key trusted (NIST SP 800-131A).
-	minRSABits = 2048
 )
 
 // RequestCheck is what a request's signature must match.
@@ -225,84 +214,18 @@ func ParseSignedHeaders(items []json.RawMessage) (map[string]string, error) {
 	return out, nil
 }
 
-// verifyJWS checks raw's signature with one of keys and returns its payload.
+// verifyJWS checks raw's signature with one of the client's keys (package
+// auth's rule, as for tracking evidences) and that it is a JWT; it returns
+// the payload.
 func verifyJWS(raw string, keys jose.JSONWebKeySet) ([]byte, error) {
-	bad := func(reason string) ([]byte, error) { return nil, fmt.Errorf("%w: %s", ErrInvalid, reason) }
-	if raw == "" || len(raw) > maxTokenLen {
-		return bad("malformed")
-	}
-	jws, err := jose.ParseSignedCompact(raw, allowedAlgs)
+	payload, h, err := auth.VerifyClientJWS(raw, keys)
 	if err != nil {
-		if alg, ok := headerAlg(raw); ok && !isAllowed(alg) {
-			return bad("disallowed algorithm")
-		}
-		return bad("malformed")
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, err.Error())
 	}
-	if len(jws.Signatures) != 1 {
-		return bad("malformed")
-	}
-	h := jws.Signatures[0].Protected
 	if typ, ok := h.ExtraHeaders[jose.HeaderType].(string); ok && !strings.EqualFold(typ, "JWT") && !strings.EqualFold(typ, "application/jwt") {
-		return bad("typ is not JWT")
+		return nil, fmt.Errorf("%w: typ is not JWT", ErrInvalid)
 	}
-	for i := range keys.Keys {
-		k := &keys.Keys[i]
-		// With a kid, only that key (or keys registered without one) may
-		// verify; without, any of the client's keys.
-		if h.KeyID != "" && k.KeyID != "" && k.KeyID != h.KeyID {
-			continue
-		}
-		if !usableKey(k, h.Algorithm) {
-			continue
-		}
-		if p, err := jws.Verify(k.Key); err == nil {
-			return p, nil
-		}
-	}
-	return bad("bad signature or not signed by the calling client's key")
-}
-
-// usableKey is package auth's rule: a public signing key of the right type
-// and size, for the algorithm it names if it names one.
-func usableKey(k *jose.JSONWebKey, alg string) bool {
-	if !k.Valid() || !k.IsPublic() || (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && k.Algorithm != alg) {
-		return false
-	}
-	switch pub := k.Key.(type) {
-	case *rsa.PublicKey:
-		return (alg == string(jose.RS256) || alg == string(jose.PS256)) && pub.N.BitLen() >= minRSABits
-	case *ecdsa.PublicKey:
-		return alg == string(jose.ES256) && pub.Curve == elliptic.P256()
-	}
-	return false
-}
-
-func isAllowed(alg string) bool {
-	for _, a := range allowedAlgs {
-		if string(a) == alg {
-			return true
-		}
-	}
-	return false
-}
-
-// headerAlg reads the alg of a JWS go-jose refused, only to say why.
-func headerAlg(raw string) (string, bool) {
-	seg, _, ok := strings.Cut(raw, ".")
-	if !ok {
-		return "", false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return "", false
-	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	if json.Unmarshal(b, &h) != nil {
-		return "", false
-	}
-	return h.Alg, true
+	return payload, nil
 }
 
 func audienceOK(aud jwt.Audience, want []string) bool {
