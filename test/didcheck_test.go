@@ -382,7 +382,7 @@ func TestDidCheckSeesDIDChanges(t *testing.T) {
 		return ""
 	}
 	before := stateOf()
-	stateOf() // served from the cache now, if Redis is up
+	stateOf() // served from the process cache now
 	if before != "INSERITA" && before != "CONVALIDATA" {
 		t.Fatalf("fixture not active: %q", before)
 	}

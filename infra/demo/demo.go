@@ -242,7 +242,7 @@ func EnsureSecrets(dir string) error {
 	if err := ensureTreeHeadKeys(dir); err != nil {
 		return err
 	}
-	for _, name := range []string{"audit-subject-key", "export-pseudonym-key", "cache-key"} {
+	for _, name := range []string{"audit-subject-key", "export-pseudonym-key"} {
 		path := filepath.Join(dir, name)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			b := make([]byte, 32)

@@ -1,64 +1,46 @@
-// Package cache keeps look-up answers in Redis and drops them when PostgreSQL
-// says the data behind them changed, so a cached answer is never staler than
-// the notification's delivery (milliseconds), not a TTL.
+// Package cache keeps look-up answers in the process and drops them when
+// PostgreSQL says the data behind them changed, so a cached answer is never
+// staler than the notification's delivery (milliseconds), not a TTL.
 //
 // How it stays correct:
 //   - a trigger NOTIFYs at commit with the households that changed (or "all");
-//     every process LISTENs and deletes the keys of those households;
+//     every process LISTENs and drops the entries of those households;
 //   - a reader takes a Ticket before it reads PostgreSQL, and Put stores the
 //     answer only if no invalidation happened since: Put holds a shared lock
-//     across its check and its SET, an invalidation takes the exclusive lock to
-//     advance the epoch, so no SET can land after the DEL it raced with;
+//     across its check and its store, an invalidation takes the exclusive
+//     lock to advance the epoch, so no answer read before a change can land
+//     after the change's invalidation;
 //   - while the listener is not connected nothing is read or written, and on
-//     every (re)connection the process moves to a new key generation, since
-//     notifications may have been missed meanwhile;
-//   - keys belong to one process (an instance id in the key): each process
-//     invalidates exactly what it wrote. The TTL only bounds memory.
+//     every (re)connection everything is dropped, since notifications may have
+//     been missed meanwhile. The TTL only bounds memory.
 //
-// Answers are kept at two levels: a bounded map in the process, which costs
-// no round trip, and Redis, which outlives the process's memory limits and
-// its restarts within a key generation. Both follow the same tickets, epochs
-// and generations, so the local level is exactly as fresh as Redis.
-//
-// What goes to Redis is sealed (Sealer): answers name household members, so
-// Redis holds only ciphertext bound to its key, and keys hold subject
-// references (HMACs), never a codice fiscale. Without a key Redis is not used.
-//
-// Redis is a cache here: when it fails, callers read PostgreSQL, and Redis is
-// left alone for a few seconds instead of adding a timeout to every request.
+// There is no second level in Redis (docs/architecture.md#look-up-cache):
+// measured, a Redis round trip per miss cost more than the indexed read it
+// saved, and a level shared by replicas would need a version per household
+// checked in Redis on every write to stay as fresh as this one.
 package cache
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 )
 
 // Cache of one kind of look-up answer.
 type Cache struct {
-	rdb    *redis.Client // nil: process-local level only
-	seal   *Sealer
-	prefix string
-	ttl    time.Duration
-	log    *slog.Logger
+	ttl time.Duration
+	log *slog.Logger
 
 	mu        sync.RWMutex // Put shares it; invalidations take it alone
 	epoch     atomic.Uint64
-	gen       atomic.Uint64
 	listening atomic.Bool
-	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
 
 	lmu      sync.RWMutex
-	local    map[string]entry // full key (with generation) → answer
+	local    map[string]entry // key → answer
 	maxLocal int
 }
 
@@ -67,107 +49,45 @@ type entry struct {
 	until int64 // unix nanos
 }
 
-// maxLocalEntries bounds the process-local level: at a few hundred bytes an
-// answer, some tens of MiB.
+// maxLocalEntries bounds the cache: at a few hundred bytes an answer, some
+// tens of MiB.
 const maxLocalEntries = 100_000
 
 // Counts are the process's look-ups by where they were answered, across
 // every cache: numbers for benchmarks and operators, no keys or values.
-type Counts struct{ Local, Redis, Miss int64 }
+type Counts struct{ Hit, Miss int64 }
 
-var counts struct{ local, redis, miss atomic.Int64 }
+var counts struct{ hit, miss atomic.Int64 }
 
 // Totals returns the counts so far.
-func Totals() Counts {
-	return Counts{counts.local.Load(), counts.redis.Load(), counts.miss.Load()}
-}
+func Totals() Counts { return Counts{counts.hit.Load(), counts.miss.Load()} }
 
 // Ticket is the invalidation epoch observed before reading the source.
 type Ticket uint64
 
-// New returns a cache whose Redis keys start with prefix. Values go to Redis
-// sealed by seal; with rdb or seal nil only the process-local level is used,
-// so an answer is never written to Redis in clear.
-func New(rdb *redis.Client, seal *Sealer, prefix string, ttl time.Duration, log *slog.Logger) *Cache {
-	if rdb != nil && seal == nil {
-		noKey.Do(func() {
-			log.Warn("no cache-key secret: look-up answers are cached in each process only, not in Redis")
-		})
-		rdb = nil
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	return &Cache{rdb: rdb, seal: seal, prefix: prefix + hex.EncodeToString(b) + ":", ttl: ttl, log: log,
-		local: map[string]entry{}, maxLocal: maxLocalEntries}
+// New returns an empty cache whose entries live at most ttl.
+func New(ttl time.Duration, log *slog.Logger) *Cache {
+	return &Cache{ttl: ttl, log: log, local: map[string]entry{}, maxLocal: maxLocalEntries}
 }
-
-// noKey says once per process, not once per look-up, that Redis is left out.
-var noKey sync.Once
-
-// pause is how long Redis is left alone after an error.
-const pause = 5 * time.Second
 
 // Usable reports whether answers can be read and stored now; callers skip
 // preparing an answer for Put when it is not.
 func (c *Cache) Usable() bool { return c != nil && c.listening.Load() }
 
-// redisUsable reports whether Redis, the second level, is to be used now.
-func (c *Cache) redisUsable() bool {
-	return c.rdb != nil && time.Now().UnixNano() >= c.downUntil.Load()
-}
-
-func (c *Cache) failed(op string, err error) {
-	c.downUntil.Store(time.Now().Add(pause).UnixNano())
-	c.log.Warn("redis unavailable; reading PostgreSQL", "op", op, "pause_s", pause.Seconds(), "err", err)
-}
-
-func (c *Cache) key(k string) string {
-	return c.prefix + strconv.FormatUint(c.gen.Load(), 10) + ":" + k
-}
-
 // Get returns the cached answer for key. The slice is shared: do not modify it.
-func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool) {
+func (c *Cache) Get(key string) ([]byte, bool) {
 	if !c.Usable() {
 		return nil, false
 	}
-	full := c.key(key)
 	c.lmu.RLock()
-	e, ok := c.local[full]
+	e, ok := c.local[key]
 	c.lmu.RUnlock()
 	if ok && time.Now().UnixNano() < e.until {
-		counts.local.Add(1)
+		counts.hit.Add(1)
 		return e.val, true
 	}
-	if !c.redisUsable() {
-		counts.miss.Add(1)
-		return nil, false
-	}
-	t := c.epoch.Load()
-	b, err := c.rdb.Get(ctx, full).Bytes()
-	if errors.Is(err, redis.Nil) {
-		counts.miss.Add(1)
-		return nil, false
-	}
-	if err != nil {
-		counts.miss.Add(1)
-		c.failed("get", err)
-		return nil, false
-	}
-	b, ok = c.seal.Open(full, b)
-	if !ok {
-		// Tampered, sealed under another key or by a retired key: read again.
-		counts.miss.Add(1)
-		return nil, false
-	}
-	counts.redis.Add(1)
-	// Kept locally only if no invalidation passed since before the GET: its
-	// DEL may have come after the value was read.
-	c.mu.RLock()
-	if c.epoch.Load() == t {
-		c.putLocal(full, b)
-	}
-	c.mu.RUnlock()
-	return b, true
+	counts.miss.Add(1)
+	return nil, false
 }
 
 // Ticket must be taken before reading the source of an answer to Put.
@@ -179,7 +99,7 @@ func (c *Cache) Ticket() Ticket {
 }
 
 // Put stores an answer read under ticket t, unless an invalidation came since.
-func (c *Cache) Put(ctx context.Context, t Ticket, key string, val []byte) {
+func (c *Cache) Put(t Ticket, key string, val []byte) {
 	if !c.Usable() {
 		return
 	}
@@ -188,17 +108,6 @@ func (c *Cache) Put(ctx context.Context, t Ticket, key string, val []byte) {
 	if uint64(t) != c.epoch.Load() {
 		return
 	}
-	full := c.key(key)
-	c.putLocal(full, val)
-	if !c.redisUsable() {
-		return
-	}
-	if err := c.rdb.Set(ctx, full, c.seal.Seal(full, val), c.ttl).Err(); err != nil {
-		c.failed("set", err)
-	}
-}
-
-func (c *Cache) putLocal(full string, val []byte) {
 	now := time.Now().UnixNano()
 	c.lmu.Lock()
 	defer c.lmu.Unlock()
@@ -213,42 +122,29 @@ func (c *Cache) putLocal(full string, val []byte) {
 			n++
 		}
 	}
-	c.local[full] = entry{val: val, until: now + int64(c.ttl)}
+	c.local[key] = entry{val: val, until: now + int64(c.ttl)}
 }
 
-// Invalidate drops keys: later Puts with older tickets are refused, then the keys are deleted.
-func (c *Cache) Invalidate(ctx context.Context, keys ...string) {
+// Invalidate drops keys: later Puts with older tickets are refused.
+func (c *Cache) Invalidate(keys ...string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.epoch.Add(1)
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = c.key(k)
-	}
 	c.lmu.Lock()
-	for _, k := range full {
+	defer c.lmu.Unlock()
+	for _, k := range keys {
 		delete(c.local, k)
 	}
-	c.lmu.Unlock()
-	c.mu.Unlock()
-	if len(full) == 0 || c.rdb == nil {
-		return
-	}
-	if err := c.rdb.Del(ctx, full...).Err(); err != nil {
-		// The keys may survive in Redis: move to a new generation so they are unreachable.
-		c.InvalidateAll()
-		c.failed("del", err)
-	}
 }
 
-// InvalidateAll makes every answer cached so far unreachable (they expire by TTL).
+// InvalidateAll drops every answer cached so far.
 func (c *Cache) InvalidateAll() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.epoch.Add(1)
-	c.gen.Add(1)
 	c.lmu.Lock()
+	defer c.lmu.Unlock()
 	clear(c.local)
-	c.lmu.Unlock()
-	c.mu.Unlock()
 }
 
 // Resolve maps a notification payload (a household id) to the keys to drop.
@@ -304,6 +200,6 @@ func (c *Cache) listenOnce(ctx context.Context, pool *pgxpool.Pool, channel stri
 			c.InvalidateAll()
 			continue
 		}
-		c.Invalidate(ctx, keys...)
+		c.Invalidate(keys...)
 	}
 }

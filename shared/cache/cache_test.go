@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,14 +9,13 @@ import (
 // newLocal is a cache with only the process-local level, as if its listener
 // were connected.
 func newLocal(maxLocal int) *Cache {
-	c := New(nil, nil, "t:", time.Minute, slog.New(slog.DiscardHandler))
+	c := New(time.Minute, slog.New(slog.DiscardHandler))
 	c.maxLocal = maxLocal
 	c.listening.Store(true)
 	return c
 }
 
 func TestLocalLevel(t *testing.T) {
-	ctx := context.Background()
 	tests := []struct {
 		name    string
 		between func(c *Cache) // runs between taking the ticket and Put
@@ -25,11 +23,11 @@ func TestLocalLevel(t *testing.T) {
 		want    bool
 	}{
 		{"stored", nil, nil, true},
-		{"invalidation before put refuses it", func(c *Cache) { c.Invalidate(ctx, "k") }, nil, false},
-		{"invalidation of another key also refuses it", func(c *Cache) { c.Invalidate(ctx, "other") }, nil, false},
-		{"invalidate drops it", nil, func(c *Cache) { c.Invalidate(ctx, "k") }, false},
+		{"invalidation before put refuses it", func(c *Cache) { c.Invalidate("k") }, nil, false},
+		{"invalidation of another key also refuses it", func(c *Cache) { c.Invalidate("other") }, nil, false},
+		{"invalidate drops it", nil, func(c *Cache) { c.Invalidate("k") }, false},
 		{"invalidate all drops it", nil, func(c *Cache) { c.InvalidateAll() }, false},
-		{"other key's invalidation keeps it", nil, func(c *Cache) { c.Invalidate(ctx, "other") }, true},
+		{"other key's invalidation keeps it", nil, func(c *Cache) { c.Invalidate("other") }, true},
 		{"listener lost hides it", nil, func(c *Cache) { c.listening.Store(false) }, false},
 	}
 	for _, tt := range tests {
@@ -39,11 +37,11 @@ func TestLocalLevel(t *testing.T) {
 			if tt.between != nil {
 				tt.between(c)
 			}
-			c.Put(ctx, tk, "k", []byte("v"))
+			c.Put(tk, "k", []byte("v"))
 			if tt.after != nil {
 				tt.after(c)
 			}
-			got, ok := c.Get(ctx, "k")
+			got, ok := c.Get("k")
 			if ok != tt.want || (ok && string(got) != "v") {
 				t.Fatalf("Get = %q, %v; want found=%v", got, ok, tt.want)
 			}
@@ -52,10 +50,9 @@ func TestLocalLevel(t *testing.T) {
 }
 
 func TestLocalLevelIsBounded(t *testing.T) {
-	ctx := context.Background()
 	c := newLocal(100)
 	for i := range 1000 {
-		c.Put(ctx, c.Ticket(), string(rune('a'+i%26))+string(rune(i)), []byte("v"))
+		c.Put(c.Ticket(), string(rune('a'+i%26))+string(rune(i)), []byte("v"))
 	}
 	if n := len(c.local); n > 100 {
 		t.Fatalf("%d local entries, bound is 100", n)
@@ -63,12 +60,11 @@ func TestLocalLevelIsBounded(t *testing.T) {
 }
 
 func TestLocalLevelExpires(t *testing.T) {
-	ctx := context.Background()
 	c := newLocal(10)
 	c.ttl = time.Millisecond
-	c.Put(ctx, c.Ticket(), "k", []byte("v"))
+	c.Put(c.Ticket(), "k", []byte("v"))
 	time.Sleep(5 * time.Millisecond)
-	if _, ok := c.Get(ctx, "k"); ok {
+	if _, ok := c.Get("k"); ok {
 		t.Fatal("expired entry still served")
 	}
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/rdc-interop/faas/shared/audit"
 	"github.com/rdc-interop/faas/shared/auth"
-	"github.com/rdc-interop/faas/shared/cache"
 	"github.com/rdc-interop/faas/shared/clients"
 	"github.com/rdc-interop/faas/shared/config"
 	"github.com/rdc-interop/faas/shared/db"
@@ -48,11 +47,6 @@ type Set struct {
 	Clients *clients.Registry
 	Limits  *ratelimit.Limiter
 
-	// CacheSeal encrypts the look-up answers kept in Redis (secret
-	// cache-key); nil without Redis or without the key, and then the caches
-	// stay in the process.
-	CacheSeal *cache.Sealer
-
 	// Life ends when the Set is closed: background work (cache
 	// listeners, delivery workers) runs under it and stops with the clients
 	// it uses, instead of failing on them.
@@ -74,24 +68,14 @@ func New(cfg config.Config, log *slog.Logger) (*Set, error) {
 			pool.Close()
 			return nil, errors.New("parse REDIS_URL: not a valid Redis URL")
 		}
-		// Redis is a cache and a lock service here: when it is slow or down,
-		// fail fast and fall back to PostgreSQL rather than wait.
+		// Redis holds rate-limit budgets and locks here: when it is slow or
+		// down, fail fast and fall back (per-process budgets, PostgreSQL)
+		// rather than wait.
 		opts.DialTimeout = 500 * time.Millisecond
 		opts.ReadTimeout = 500 * time.Millisecond
 		opts.WriteTimeout = 500 * time.Millisecond
 		opts.MaxRetries = 0
 		p.Redis = redis.NewClient(opts)
-		// A key that is set but unusable fails here, loudly; an absent one
-		// only keeps the caches out of Redis (cache.New says so once).
-		if ck, err := cfg.Secrets.Get("cache-key", "CACHE_KEY"); !errors.Is(err, config.ErrNoSecret) {
-			if err == nil {
-				p.CacheSeal, err = cache.ParseKeys(ck)
-			}
-			if err != nil {
-				p.Close()
-				return nil, err
-			}
-		}
 	}
 	key, err := cfg.Secrets.Get("audit-subject-key", "AUDIT_SUBJECT_KEY")
 	if err != nil {

@@ -56,7 +56,7 @@ func New[T any](p *deps.Set, bg *web.Background, action string, read Read[T]) *L
 		read:     read,
 		db:       p.DB,
 		subjects: p.Subjects,
-		cache:    cache.New(p.Redis, p.CacheSeal, p.RedisKey(action)+":", cacheTTL, p.Log),
+		cache:    cache.New(cacheTTL, p.Log),
 	}
 	bg.Go(func(ctx context.Context) { l.cache.Listen(ctx, p.DB, Channel, l.staleKeys) })
 	return l
@@ -115,7 +115,7 @@ func (l *Lookup[T]) Do(r *http.Request) (Result[T], error) {
 // yesterday's answer.
 func (l *Lookup[T]) answer(ctx context.Context, canonical cf.Code, ref string, day civil.Date) (cached[T], error) {
 	key := cacheKey(day, ref)
-	if b, ok := l.cache.Get(ctx, key); ok {
+	if b, ok := l.cache.Get(key); ok {
 		var c cached[T]
 		if json.Unmarshal(b, &c) == nil {
 			return c, nil
@@ -129,7 +129,7 @@ func (l *Lookup[T]) answer(ctx context.Context, canonical cf.Code, ref string, d
 	c := cached[T]{Nucleo: n, Answer: a}
 	if l.cache.Usable() {
 		if b, err := json.Marshal(c); err == nil {
-			go l.cache.Put(context.WithoutCancel(ctx), ticket, key, b)
+			l.cache.Put(ticket, key, b)
 		}
 	}
 	return c, nil
