@@ -38,6 +38,10 @@ type Options struct {
 	// Settings are laid over the harness's own (config.Load's names):
 	// partners' URLs, retry timings, export slots.
 	Settings map[string]string
+	// Direct connects the functions to PostgreSQL, Redis and MinIO without
+	// the proxies a test cuts: a benchmark cuts nothing, and the proxies'
+	// copying, which no deployment has, would be measured with the rest.
+	Direct bool
 }
 
 // Harness is a running function set.
@@ -50,9 +54,9 @@ type Harness struct {
 	Clients    map[string]demo.Client
 	DB         *pgxpool.Pool // direct access, for checks the API cannot make
 	DBURL      string
-	Postgres   *Proxy
-	Redis      *Proxy
-	MinIO      *Proxy // nil when the run has no MinIO
+	Postgres   *Proxy // nil with Options.Direct
+	Redis      *Proxy // nil with Options.Direct or without Redis
+	MinIO      *Proxy // nil with Options.Direct or without MinIO
 	SecretsDir string
 	Gateway    *gateway.Gateway
 	// Config is what the functions were configured with.
@@ -105,15 +109,18 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 	}
 
 	// PostgreSQL and Redis (and MinIO, below) through proxies the tests can cut.
+	h.DBURL = dbURL
+	redisURL, s3 := os.Getenv("REDIS_URL"), os.Getenv("S3_ENDPOINT")
 	u, _ := url.Parse(dbURL)
-	if h.Postgres, err = NewProxy(u.Host); err != nil {
-		return fail(err)
+	if !o.Direct {
+		if h.Postgres, err = NewProxy(u.Host); err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, h.Postgres.Close)
+		u.Host = h.Postgres.Addr()
+		h.DBURL = u.String()
 	}
-	cleanups = append(cleanups, h.Postgres.Close)
-	u.Host = h.Postgres.Addr()
-	h.DBURL = u.String()
-	redisURL := os.Getenv("REDIS_URL")
-	if redisURL != "" {
+	if redisURL != "" && !o.Direct {
 		ru, err := url.Parse(redisURL)
 		if err != nil {
 			return fail(err)
@@ -126,8 +133,7 @@ func Start(ctx context.Context, o Options) (*Harness, error) {
 		redisURL = ru.String()
 	}
 
-	s3 := os.Getenv("S3_ENDPOINT")
-	if s3 != "" {
+	if s3 != "" && !o.Direct {
 		if h.MinIO, err = NewProxy(s3); err != nil {
 			return fail(err)
 		}

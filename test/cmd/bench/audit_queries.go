@@ -427,6 +427,7 @@ func printQuestion(name string, n int, sql, route []time.Duration, note string) 
 	fmt.Printf("  %-10s %10s %10s\n", "", "p50", "p99")
 	fmt.Printf("  %-10s %10s %10s\n", "SQL", ms(pct(sql, 0.5)), ms(pct(sql, 0.99)))
 	fmt.Printf("  %-10s %10s %10s\n", "route", ms(pct(route, 0.5)), ms(pct(route, 0.99)))
+	headline("audit-queries: "+name+", p50 × the bare SQL", float64(pct(route, 0.5))/float64(pct(sql, 0.5)))
 	fmt.Printf("  ratio      p50 %.2f×, p99 %.2f× the bare SQL; %s\n",
 		float64(pct(route, 0.5))/float64(pct(sql, 0.5)), float64(pct(route, 0.99))/float64(pct(sql, 0.99)), note)
 }

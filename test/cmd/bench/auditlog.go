@@ -126,6 +126,7 @@ func benchAuditLog(ctx context.Context, h *harness.Harness, cfg loadConfig) erro
 	}{{"plain audit", base}, {"merkle log", subj}} {
 		fmt.Printf("  %-12s %10.0f %10s %10s %8d\n", row.label, row.r.rps(), row.r.pct(0.50).Round(time.Microsecond), row.r.pct(0.99).Round(time.Microsecond), row.r.errors)
 	}
+	headline("audit-log: did-check with the Merkle log on, of plain audit", subj.rps()/base.rps())
 	fmt.Printf("  ratio        throughput %.2f of plain audit, p99 %.2f×\n", subj.rps()/base.rps(), float64(subj.pct(0.99))/float64(base.pct(0.99)))
 	if heads > 0 {
 		fmt.Printf("  heads signed during the Merkle rounds: %d (one a second), %.1f ms each on average, %d failed\n",

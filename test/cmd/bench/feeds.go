@@ -100,6 +100,7 @@ func benchFeedFile(ctx context.Context, h *harness.Harness, cfg loadConfig) erro
 	fmt.Printf("  %-12s %12.0f %10s   rounds %s\n", "COPY", rate(copyTime), per(copyTime), roundTimes(copyRounds))
 	fmt.Printf("  %-12s %12.0f %10s   rounds %s (upload to MinIO %s, then the job)\n", "file batch", rate(fileTime), per(fileTime),
 		roundTimes(fileRounds), per(uploadTime))
+	headline("feed-file: of bare COPY", copyTime.Seconds()/fileTime.Seconds())
 	fmt.Printf("  ratio      throughput %.2f of bare COPY\n", copyTime.Seconds()/fileTime.Seconds())
 	fmt.Printf("  peak memory during the job, above the %.0f MiB heap before it (the whole process: gateway, functions and bench):\n", mib(small.mem.base))
 	for _, m := range []struct {
@@ -150,6 +151,7 @@ func benchFeedIncremental(ctx context.Context, h *harness.Harness, cfg loadConfi
 	fmt.Printf("  %-12s %12s %10s\n", "", "records/s", "time")
 	fmt.Printf("  %-12s %12.0f %10s   rounds %s\n", "COPY", rate(copyTime), per(copyTime), roundTimes(copyRounds))
 	fmt.Printf("  %-12s %12.0f %10s   rounds %s\n", "function", rate(fnTime), per(fnTime), roundTimes(fnRounds))
+	headline("feed-incremental: of bare COPY", copyTime.Seconds()/fnTime.Seconds())
 	fmt.Printf("  ratio      throughput %.2f of bare COPY\n", copyTime.Seconds()/fnTime.Seconds())
 	fmt.Printf("  target: ≥ 0.30\n\n")
 	return nil
@@ -217,7 +219,7 @@ func benchFeedLookups(ctx context.Context, h *harness.Harness, cfg loadConfig) e
 	q, f, b := merge(quiet), merge(flushed), merge(busy)
 	fmt.Printf("feed-lookups, did-check while a file of %d records is applied (%d connections, %d × %s rounds each)\n",
 		n, cfg.concurrency, rounds, cfg.duration)
-	fmt.Printf("  %-24s %10s %10s %10s %8s %s\n", "", "req/s", "p50", "p99", "errors", "  answered from process cache / Redis / PostgreSQL")
+	fmt.Printf("  %-24s %10s %10s %10s %8s %s\n", "", "req/s", "p50", "p99", "errors", "  answered from process cache / PostgreSQL")
 	for _, row := range []struct {
 		label string
 		r     result
@@ -226,6 +228,7 @@ func benchFeedLookups(ctx context.Context, h *harness.Harness, cfg loadConfig) e
 		fmt.Printf("  %-24s %10.0f %10s %10s %8d   %s\n", row.label, row.r.rps(), row.r.pct(0.50).Round(time.Microsecond),
 			row.r.pct(0.99).Round(time.Microsecond), row.r.errors, shares(row.c))
 	}
+	headline("feed-lookups: did-check during a file batch, of without", b.rps()/q.rps())
 	fmt.Printf("  ratio      p99 %.2f× without load, throughput %.2f (against caches dropped as the job's chunks drop them: p99 %.2f×, throughput %.2f)\n",
 		float64(b.pct(0.99))/float64(q.pct(0.99)), b.rps()/q.rps(), float64(b.pct(0.99))/float64(f.pct(0.99)), b.rps()/f.rps())
 	fmt.Printf("  the job applied %.0f records/s during the loaded rounds; look-ups drawn from %d persons (-sample)\n",
@@ -260,15 +263,15 @@ func withFlushes(ctx context.Context, h *harness.Harness, f func() result) resul
 }
 
 func addCounts(sum, now, before cache.Counts) cache.Counts {
-	return cache.Counts{Local: sum.Local + now.Local - before.Local, Redis: sum.Redis + now.Redis - before.Redis, Miss: sum.Miss + now.Miss - before.Miss}
+	return cache.Counts{Hit: sum.Hit + now.Hit - before.Hit, Miss: sum.Miss + now.Miss - before.Miss}
 }
 
 func shares(c cache.Counts) string {
-	all := float64(c.Local + c.Redis + c.Miss)
+	all := float64(c.Hit + c.Miss)
 	if all == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f / %.2f / %.2f", float64(c.Local)/all, float64(c.Redis)/all, float64(c.Miss)/all)
+	return fmt.Sprintf("%.2f / %.2f", float64(c.Hit)/all, float64(c.Miss)/all)
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }

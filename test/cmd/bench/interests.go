@@ -62,6 +62,8 @@ func benchInterestsList(ctx context.Context, h *harness.Harness, cfg loadConfig)
 	fmt.Printf("  %-22s %12.0f %10s %14s\n", "plain query", rate(base), (base / time.Duration(rounds)).Round(time.Millisecond), "")
 	fmt.Printf("  %-22s %12.0f %10s %10.0f MiB\n", fmt.Sprintf("JSON, pages of %d", interestsPage), rate(pages), (pages / time.Duration(rounds)).Round(time.Millisecond), float64(pagesPeak)/(1<<20))
 	fmt.Printf("  %-22s %12.0f %10s %10.0f MiB\n", "one Excel workbook", rate(book), (book / time.Duration(rounds)).Round(time.Millisecond), float64(bookPeak)/(1<<20))
+	headline("apl-interests: JSON pages, of the plain query", base.Seconds()/pages.Seconds())
+	headline("apl-interests: Excel workbook, of the plain query", base.Seconds()/book.Seconds())
 	fmt.Printf("  ratios     JSON %.2f, Excel %.2f of the plain query's rows/s\n", base.Seconds()/pages.Seconds(), base.Seconds()/book.Seconds())
 	fmt.Printf("  target: the Excel path under 256 MiB (the whole process: gateway, functions and load generator)\n\n")
 	return nil

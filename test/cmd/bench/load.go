@@ -16,7 +16,8 @@ type loadConfig struct {
 	duration    time.Duration
 	rounds      int
 	concurrency int
-	sample      int // persons the look-ups are drawn from
+	sample      int // persons the hot look-ups are drawn from
+	persons     int // in the data set
 }
 
 // result of one closed-loop load round.
@@ -137,6 +138,7 @@ func compare(ctx context.Context, name string, cfg loadConfig, baseline, subject
 	}{{"baseline", base}, {"function", subj}} {
 		fmt.Printf("  %-10s %10.0f %10s %10s %8d\n", row.label, row.r.rps(), row.r.pct(0.50).Round(time.Microsecond), row.r.pct(0.99).Round(time.Microsecond), row.r.errors)
 	}
+	headline(name, subj.rps()/base.rps())
 	fmt.Printf("  ratio      throughput %.2f of baseline, p50 %.2f×, p99 %.2f×\n\n",
 		subj.rps()/base.rps(), float64(subj.pct(0.5))/float64(base.pct(0.5)), float64(subj.pct(0.99))/float64(base.pct(0.99)))
 	return base, subj
