@@ -99,9 +99,9 @@ func runLookup(ctx context.Context, h *harness.Harness, cfg loadConfig, function
 		answered += int64(sd.subj.requests)
 	}
 	fmt.Printf("%s, hot (%d persons drawn from) and cold (%d, none twice)\n", function, len(hot), len(cold))
-	fmt.Printf("  %-34s %10s %8s %8s %14s\n", "", "throughput", "p50", "p99", "process cache")
+	fmt.Printf("  %-38s %10s %8s %8s %14s\n", "", "throughput", "p50", "p99", "process cache")
 	for _, sd := range sides {
-		fmt.Printf("  %-34s %10.2f %7.2f× %7.2f× %14.2f\n", sd.label, sd.subj.rps()/sd.base.rps(),
+		fmt.Printf("  %-38s %10.2f %7.2f× %7.2f× %14.2f\n", sd.label, sd.subj.rps()/sd.base.rps(),
 			float64(sd.subj.pct(0.5))/float64(sd.base.pct(0.5)), float64(sd.subj.pct(0.99))/float64(sd.base.pct(0.99)), sd.hits)
 	}
 	fmt.Printf("  audit records written: %d for %d answers (and the warm-ups')\n", audited-audited0, answered)

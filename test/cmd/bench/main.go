@@ -33,7 +33,7 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "duration of each measured round")
 	rounds := flag.Int("rounds", 2, "rounds per subject, alternating with the baseline")
 	conc := flag.Int("c", 32, "concurrent connections")
-	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check, patto-check, did-holder-exclusion, audit-log, tracking, rate-limit, transfer-to-cpi, conditionality-events, equipe-coordination, anonymised-export, apl-offers, apl-offers-list, apl-interests, apl-daily-report, feed-file, feed-incremental, feed-lookups, audit-queries")
+	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check, patto-check, did-holder-exclusion, audit-log, tracking, rate-limit, transfer-to-cpi, conditionality-events, equipe-coordination, anonymised-export, apl-offers, apl-offers-list, apl-interests, apl-citizens, apl-daily-report, feed-file, feed-incremental, feed-lookups, audit-queries")
 	sample := flag.Int("sample", 20000, "persons the hot look-ups are drawn from (the cold ones from the whole data set)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (load generator, gateway and baselines share this process)")
 	flag.Parse()
@@ -221,7 +221,12 @@ func printGrowth(sizes []int) {
 		a, okA := r.at[first]
 		b, okB := r.at[last]
 		if len(sizes) > 1 && okA && okB && a.Ratio != 0 {
-			fmt.Printf(" %+8.0f%%", 100*(b.Ratio-a.Ratio)/a.Ratio)
+			change := 100 * (b.Ratio - a.Ratio) / a.Ratio
+			fmt.Printf(" %+8.0f%%", change)
+			// The target: no ratio worse by more than 10% at the larger size.
+			if worse := change < -10 || (strings.Contains(r.label, "×") && change > 10); worse {
+				fmt.Printf("  worse by more than 10%%")
+			}
 		}
 		fmt.Println()
 	}
@@ -246,6 +251,7 @@ var benchmarks = []struct {
 	{"apl-offers", benchOffersBulk},
 	{"apl-offers-list", benchOffersList},
 	{"apl-interests", benchInterestsList},
+	{"apl-citizens", benchCitizens},
 	{"apl-daily-report", benchDailyReport},
 	{"feed-file", benchFeedFile},
 	{"feed-incremental", benchFeedIncremental},
