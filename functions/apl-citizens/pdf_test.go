@@ -18,7 +18,11 @@ import (
 func pdfText(t *testing.T, pdf []byte) string {
 	t.Helper()
 	var out []string
-	streams := regexp.MustCompile(`(?s)stream\r?\n(.*?)\r?\nendstream`)
+	// The end of line before endstream stays in the capture: zlib stops at
+	// its checksum and ignores it, while a pattern taking an optional \r
+	// there took the checksum's last byte whenever it was 0x0D, and the
+	// stream no longer inflated (one PDF in 256, as the time in it varied).
+	streams := regexp.MustCompile(`(?s)stream\r?\n(.*?)endstream`)
 	for _, m := range streams.FindAllSubmatch(pdf, -1) {
 		zr, err := zlib.NewReader(bytes.NewReader(m[1]))
 		if err != nil {
@@ -78,7 +82,7 @@ func TestPADPDF(t *testing.T) {
 	a := padAnswer{Cognome: "Rossi", Nome: "Mario", CodiceFiscale: "RSSMRA85T10A562S", Nascita: time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC),
 		SottoscrittoIl: time.Date(2026, 1, 7, 9, 30, 0, 0, time.UTC), Agenzia: "Agenzia Uno", Filiale: "1001-RM01", FilialeNome: "Roma centro",
 		SceltaIl: time.Date(2026, 1, 7, 9, 30, 0, 0, time.UTC)}
-	b, err := padPDF(a, time.Now())
+	b, err := padPDF(a, time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
