@@ -45,15 +45,18 @@ type page struct {
 // oldest first, so a cursor also finds those that arrive later. Only the
 // filters asked are written into the query: with every filter optional in
 // one statement the planner could not walk the time index, and each page
-// would sort the agency's whole list. The agency is the interest's own
-// column (migration 030), so the walk is through the agency's rows only.
+// would sort the agency's whole list. Agency and branch are the interest's
+// own columns (migration 030), so nothing about the offer is asked before
+// the walk: a page reads the agency's interests in time order and stops.
+// (A condition on the offer's agency too would let the planner start from
+// the offers again: the triggers of migration 030 keep the copy true.)
 const listSQL = `
 SELECT mi.id, mi.creata_il, o.id::text, o.riferimento_apl, o.filiale, o.titolo,
        m.codice_fiscale, m.cognome, m.nome, m.email, m.telefono
 FROM manifestazione_interesse mi
 JOIN offerta o ON o.id = mi.offerta_id
 JOIN componente m ON m.id = mi.componente_id
-WHERE mi.apl_id = @apl AND o.apl_id = @apl AND o.filiale = ANY (@branches)`
+WHERE mi.apl_id = @apl AND mi.filiale = ANY (@branches)`
 
 func (it *item) scan(rows pgx.Rows) error {
 	c := &it.Candidato
