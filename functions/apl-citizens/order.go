@@ -80,7 +80,7 @@ func (o order) column() string {
 	case byRelevance:
 		return rankSQL
 	}
-	return "m.id"
+	return "s.componente_id"
 }
 
 // rankSQL is a CV's relevance to the keywords (bound as @keywords).
@@ -89,13 +89,15 @@ const rankSQL = `ts_rank(p.tsv, websearch_to_tsquery('italian', @keywords))`
 // columnDesc is whether column sorts descending.
 func (o order) columnDesc() bool { return o.desc != (o.key == byAge) }
 
-// orderBy is the ORDER BY clause: the key, then the id ascending.
+// orderBy is the ORDER BY clause: the key, then the id ascending. By id,
+// the column is scelta_apl's (the same value as m.id): its index by agency
+// and citizen (migration 031) then yields a page without a sort.
 func (o order) orderBy() string {
 	if o.key == byID {
 		if o.desc {
-			return ` ORDER BY m.id DESC`
+			return ` ORDER BY s.componente_id DESC`
 		}
-		return ` ORDER BY m.id`
+		return ` ORDER BY s.componente_id`
 	}
 	dir := ""
 	if o.columnDesc() {
@@ -108,9 +110,9 @@ func (o order) orderBy() string {
 func (o order) after() string {
 	switch {
 	case o.key == byID && !o.desc:
-		return ` AND m.id > @after_id`
+		return ` AND s.componente_id > @after_id`
 	case o.key == byID:
-		return ` AND m.id < @after_id`
+		return ` AND s.componente_id < @after_id`
 	}
 	op := ">"
 	if o.columnDesc() {

@@ -67,8 +67,8 @@ func TestOrderSQL(t *testing.T) {
 	for _, c := range []struct {
 		key, dir, words, orderBy, after string
 	}{
-		{"", "", "", " ORDER BY m.id", " AND m.id > @after_id"},
-		{"ID", "DECRESCENTE", "", " ORDER BY m.id DESC", " AND m.id < @after_id"},
+		{"", "", "", " ORDER BY s.componente_id", " AND s.componente_id > @after_id"},
+		{"ID", "DECRESCENTE", "", " ORDER BY s.componente_id DESC", " AND s.componente_id < @after_id"},
 		{"ETA", "", "", " ORDER BY m.data_nascita DESC, m.id", " AND (m.data_nascita < @after_key OR (m.data_nascita = @after_key AND m.id > @after_id))"},
 		{"ETA", "DECRESCENTE", "", " ORDER BY m.data_nascita, m.id", " AND (m.data_nascita > @after_key OR (m.data_nascita = @after_key AND m.id > @after_id))"},
 		{"TITOLO_STUDIO", "", "", " ORDER BY m.titolo_studio, m.id", " AND (m.titolo_studio > @after_key OR (m.titolo_studio = @after_key AND m.id > @after_id))"},
