@@ -30,8 +30,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Cache of one kind of look-up answer.
-type Cache struct {
+// Cache of one kind of look-up answer, kept as the value itself: it never
+// leaves the process, so it is neither encoded nor copied.
+type Cache[V any] struct {
 	ttl time.Duration
 	log *slog.Logger
 
@@ -40,12 +41,12 @@ type Cache struct {
 	listening atomic.Bool
 
 	lmu      sync.RWMutex
-	local    map[string]entry // key → answer
+	local    map[string]entry[V] // key → answer
 	maxLocal int
 }
 
-type entry struct {
-	val   []byte
+type entry[V any] struct {
+	val   V
 	until int64 // unix nanos
 }
 
@@ -66,18 +67,20 @@ func Totals() Counts { return Counts{counts.hit.Load(), counts.miss.Load()} }
 type Ticket uint64
 
 // New returns an empty cache whose entries live at most ttl.
-func New(ttl time.Duration, log *slog.Logger) *Cache {
-	return &Cache{ttl: ttl, log: log, local: map[string]entry{}, maxLocal: maxLocalEntries}
+func New[V any](ttl time.Duration, log *slog.Logger) *Cache[V] {
+	return &Cache[V]{ttl: ttl, log: log, local: map[string]entry[V]{}, maxLocal: maxLocalEntries}
 }
 
-// Usable reports whether answers can be read and stored now; callers skip
-// preparing an answer for Put when it is not.
-func (c *Cache) Usable() bool { return c != nil && c.listening.Load() }
+// usable reports whether answers can be read and stored now: only while
+// the invalidations are heard.
+func (c *Cache[V]) usable() bool { return c != nil && c.listening.Load() }
 
-// Get returns the cached answer for key. The slice is shared: do not modify it.
-func (c *Cache) Get(key string) ([]byte, bool) {
-	if !c.Usable() {
-		return nil, false
+// Get returns the cached answer for key. It is shared with every later
+// Get: read it, do not modify it.
+func (c *Cache[V]) Get(key string) (V, bool) {
+	var zero V
+	if !c.usable() {
+		return zero, false
 	}
 	c.lmu.RLock()
 	e, ok := c.local[key]
@@ -87,20 +90,21 @@ func (c *Cache) Get(key string) ([]byte, bool) {
 		return e.val, true
 	}
 	counts.miss.Add(1)
-	return nil, false
+	return zero, false
 }
 
 // Ticket must be taken before reading the source of an answer to Put.
-func (c *Cache) Ticket() Ticket {
+func (c *Cache[V]) Ticket() Ticket {
 	if c == nil {
 		return 0
 	}
 	return Ticket(c.epoch.Load())
 }
 
-// Put stores an answer read under ticket t, unless an invalidation came since.
-func (c *Cache) Put(t Ticket, key string, val []byte) {
-	if !c.Usable() {
+// Put stores an answer read under ticket t, unless an invalidation came
+// since. The cache keeps val itself: the caller must not modify it after.
+func (c *Cache[V]) Put(t Ticket, key string, val V) {
+	if !c.usable() {
 		return
 	}
 	c.mu.RLock()
@@ -122,11 +126,11 @@ func (c *Cache) Put(t Ticket, key string, val []byte) {
 			n++
 		}
 	}
-	c.local[key] = entry{val: val, until: now + int64(c.ttl)}
+	c.local[key] = entry[V]{val: val, until: now + int64(c.ttl)}
 }
 
 // Invalidate drops keys: later Puts with older tickets are refused.
-func (c *Cache) Invalidate(keys ...string) {
+func (c *Cache[V]) Invalidate(keys ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch.Add(1)
@@ -138,7 +142,7 @@ func (c *Cache) Invalidate(keys ...string) {
 }
 
 // InvalidateAll drops every answer cached so far.
-func (c *Cache) InvalidateAll() {
+func (c *Cache[V]) InvalidateAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch.Add(1)
@@ -152,7 +156,7 @@ type Resolve func(ctx context.Context, payload string) ([]string, error)
 
 // Listen follows channel on PostgreSQL until ctx ends, reconnecting with
 // back-off; the cache is used only while it is connected.
-func (c *Cache) Listen(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) {
+func (c *Cache[V]) Listen(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) {
 	if c == nil {
 		return
 	}
@@ -173,7 +177,7 @@ func (c *Cache) Listen(ctx context.Context, pool *pgxpool.Pool, channel string, 
 	}
 }
 
-func (c *Cache) listenOnce(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) error {
+func (c *Cache[V]) listenOnce(ctx context.Context, pool *pgxpool.Pool, channel string, resolve Resolve) error {
 	pc, err := pool.Acquire(ctx)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ package lookup
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -45,7 +44,7 @@ type Lookup[T any] struct {
 	read     Read[T]
 	db       *pgxpool.Pool
 	subjects audit.Subjects
-	cache    *cache.Cache
+	cache    *cache.Cache[cached[T]]
 }
 
 // New prepares the look-up named action (the audit action and the cache's
@@ -56,7 +55,7 @@ func New[T any](p *deps.Set, bg *web.Background, action string, read Read[T]) *L
 		read:     read,
 		db:       p.DB,
 		subjects: p.Subjects,
-		cache:    cache.New(cacheTTL, p.Log),
+		cache:    cache.New[cached[T]](cacheTTL, p.Log),
 	}
 	bg.Go(func(ctx context.Context) { l.cache.Listen(ctx, p.DB, Channel, l.staleKeys) })
 	return l
@@ -64,8 +63,10 @@ func New[T any](p *deps.Set, bg *web.Background, action string, read Read[T]) *L
 
 // Result is an answer and what it answers.
 type Result[T any] struct {
-	Code   cf.Code   // the code as sent, normalised (upper case, no spaces)
-	Answer T         //
+	Code cf.Code // the code as sent, normalised (upper case, no spaces)
+	// Answer may be the cache's own value, shared with other requests:
+	// read it, do not modify it.
+	Answer T
 	At     time.Time // when the answer was true: verificato_il
 }
 
@@ -73,10 +74,11 @@ type request struct {
 	CodiceFiscale string `json:"codice_fiscale"`
 }
 
-// cached is an answer as kept in the cache.
+// cached is an answer as kept in the cache, with its household for the
+// audit record.
 type cached[T any] struct {
-	Nucleo int64 `json:"n"`
-	Answer T     `json:"a"`
+	Nucleo int64
+	Answer T
 }
 
 // Do reads the request body, answers it and leaves the audit record. An
@@ -115,11 +117,8 @@ func (l *Lookup[T]) Do(r *http.Request) (Result[T], error) {
 // yesterday's answer.
 func (l *Lookup[T]) answer(ctx context.Context, canonical cf.Code, ref string, day civil.Date) (cached[T], error) {
 	key := cacheKey(day, ref)
-	if b, ok := l.cache.Get(key); ok {
-		var c cached[T]
-		if json.Unmarshal(b, &c) == nil {
-			return c, nil
-		}
+	if c, ok := l.cache.Get(key); ok {
+		return c, nil
 	}
 	ticket := l.cache.Ticket()
 	n, a, err := l.read(ctx, canonical, day)
@@ -127,11 +126,7 @@ func (l *Lookup[T]) answer(ctx context.Context, canonical cf.Code, ref string, d
 		return cached[T]{}, err
 	}
 	c := cached[T]{Nucleo: n, Answer: a}
-	if l.cache.Usable() {
-		if b, err := json.Marshal(c); err == nil {
-			l.cache.Put(ticket, key, b)
-		}
-	}
+	l.cache.Put(ticket, key, c)
 	return c, nil
 }
 

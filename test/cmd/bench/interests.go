@@ -36,35 +36,14 @@ func benchInterestsList(ctx context.Context, h *harness.Harness, cfg loadConfig)
 	if err != nil {
 		return err
 	}
-	var base, pages, book time.Duration
-	var pagesPeak, bookPeak uint64
-	rounds := max(1, cfg.rounds)
-	for range rounds {
-		d, err := plainInterests(ctx, h, total)
-		if err != nil {
-			return fmt.Errorf("plain query: %w", err)
-		}
-		base += d
-		d, p, err := withPeakHeap(func() error { return interestPages(ctx, h, tok, total) })
-		if err != nil {
-			return fmt.Errorf("JSON pages: %w", err)
-		}
-		pages, pagesPeak = pages+d, max(pagesPeak, p)
-		d, p, err = withPeakHeap(func() error { return interestWorkbook(ctx, h, tok, total) })
-		if err != nil {
-			return fmt.Errorf("workbook: %w", err)
-		}
-		book, bookPeak = book+d, max(bookPeak, p)
+	x, err := extract(cfg.rounds, total, func() (time.Duration, error) { return plainInterests(ctx, h, total) },
+		func() error { return interestPages(ctx, h, tok, total) },
+		func() error { return interestWorkbook(ctx, h, tok, total) })
+	if err != nil {
+		return err
 	}
-	rate := func(d time.Duration) float64 { return float64(int64(rounds)*total) / d.Seconds() }
-	fmt.Printf("apl-interests, extraction of an agency's %d interest expressions (%d round(s))\n", total, rounds)
-	fmt.Printf("  %-22s %12s %10s %14s\n", "", "rows/s", "time", "peak heap")
-	fmt.Printf("  %-22s %12.0f %10s %14s\n", "plain query", rate(base), (base / time.Duration(rounds)).Round(time.Millisecond), "")
-	fmt.Printf("  %-22s %12.0f %10s %10.0f MiB\n", fmt.Sprintf("JSON, pages of %d", interestsPage), rate(pages), (pages / time.Duration(rounds)).Round(time.Millisecond), float64(pagesPeak)/(1<<20))
-	fmt.Printf("  %-22s %12.0f %10s %10.0f MiB\n", "one Excel workbook", rate(book), (book / time.Duration(rounds)).Round(time.Millisecond), float64(bookPeak)/(1<<20))
-	headline("apl-interests: JSON pages, of the plain query", base.Seconds()/pages.Seconds())
-	headline("apl-interests: Excel workbook, of the plain query", base.Seconds()/book.Seconds())
-	fmt.Printf("  ratios     JSON %.2f, Excel %.2f of the plain query's rows/s\n", base.Seconds()/pages.Seconds(), base.Seconds()/book.Seconds())
+	fmt.Printf("apl-interests, extraction of an agency's %d interest expressions (%d round(s))\n", total, x.rounds)
+	x.print("apl-interests", interestsPage)
 	fmt.Printf("  target: the Excel path under 256 MiB (the whole process: gateway, functions and load generator)\n\n")
 	return nil
 }
@@ -106,23 +85,10 @@ func seedBenchInterests(ctx context.Context, h *harness.Harness) (int64, error) 
 
 // plainInterests is the baseline: the same rows read by the plain query.
 func plainInterests(ctx context.Context, h *harness.Harness, total int64) (time.Duration, error) {
-	start := time.Now()
-	rows, err := h.DB.Query(ctx, `
+	return plainRows(ctx, h, total, `
 		SELECT mi.id, mi.creata_il, o.id, o.riferimento_apl, o.filiale, o.titolo, m.codice_fiscale, m.cognome, m.nome, m.email, m.telefono
 		FROM manifestazione_interesse mi JOIN offerta o ON o.id = mi.offerta_id JOIN componente m ON m.id = mi.componente_id
 		WHERE o.apl_id = $1 ORDER BY mi.creata_il, mi.id`, offersAPL)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for rows.Next() {
-		n++
-	}
-	rows.Close()
-	if n != total {
-		return 0, fmt.Errorf("%d rows, want %d", n, total)
-	}
-	return time.Since(start), rows.Err()
 }
 
 func interestPages(ctx context.Context, h *harness.Harness, tok string, total int64) error {

@@ -36,6 +36,7 @@ func run() error {
 	conc := flag.Int("c", 32, "concurrent connections")
 	only := flag.String("only", "", "comma-separated benchmarks to run (default all): did-check, patto-check, did-holder-exclusion, audit-log, tracking, rate-limit, transfer-to-cpi, conditionality-events, equipe-coordination, anonymised-export, apl-offers, apl-offers-list, apl-interests, apl-citizens, apl-daily-report, feed-file, feed-incremental, feed-lookups, audit-queries")
 	sample := flag.Int("sample", 20000, "persons the hot look-ups are drawn from (the cold ones from the whole data set)")
+	figuresOut := flag.String("figures", "", "write the headline figures to this JSON file (how a run of several -persons sizes gathers each size's)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (load generator, gateway and baselines share this process)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -76,9 +77,6 @@ func run() error {
 	}
 	return err
 }
-
-// figuresOut is where a child process of runSizes writes its figures.
-var figuresOut = flag.String("figures", "", "write the headline figures to this JSON file (used by -persons with several sizes)")
 
 // runSizes runs this command again once per size, with the same flags, and
 // gathers the figures each run wrote.

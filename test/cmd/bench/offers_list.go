@@ -154,20 +154,7 @@ func plainOffers(ctx context.Context, h *harness.Harness, stato string, want int
 	}
 	// The function's order, on the same column: the baseline gets the
 	// index walk or the sort, whichever its planner prefers.
-	start := time.Now()
-	rows, err := h.DB.Query(ctx, sql+` ORDER BY o.id`, args...)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for rows.Next() {
-		n++
-	}
-	rows.Close()
-	if n != want {
-		return 0, fmt.Errorf("%d rows, want %d", n, want)
-	}
-	return time.Since(start), rows.Err()
+	return plainRows(ctx, h, want, sql+` ORDER BY o.id`, args...)
 }
 
 // offerPages walks the list to its end in pages of listPage; it returns
